@@ -1,0 +1,302 @@
+"""The Python API shared by the numba ``Engine`` and the ``ReferenceEngine``.
+
+Both engines consume batches of COMMAND_DTYPE records and produce EVENT_DTYPE records
+(``process``). This base class adds the per-command convenience methods (``submit``, ``cancel``,
+``amend``, ...), which build one command, stamp it with the next sequence number, and run it
+through ``process``: the same path a batch takes, so convenience and batch can never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.lib.recfunctions as rfn
+
+from matching import reasons
+from matching.records import (
+    BUY,
+    CMD_AMEND,
+    CMD_CANCEL,
+    CMD_CLOCK,
+    CMD_END_OF_DAY,
+    CMD_HALT,
+    CMD_MASS_CANCEL,
+    CMD_NAMES,
+    CMD_NEW,
+    CMD_RESUME,
+    CMD_SET_POSITION,
+    CMD_SET_REF_PRICE,
+    COMMAND_DTYPE,
+    EV_NAMES,
+    FLAG_POST_ONLY,
+    FLAG_REDUCE_ONLY,
+    GTC,
+    LIMIT,
+    MARKET,
+    SELL,
+    STOP_LIMIT,
+    STOP_MARKET,
+)
+
+SIDES = {"buy": BUY, "sell": SELL, BUY: BUY, SELL: SELL}
+
+
+class Level(NamedTuple):
+    price_ticks: int
+    qty_lots: int  # visible total
+    orders: int
+
+
+class BookView(NamedTuple):
+    """Aggregated visible depth: bids best (highest) first, asks best (lowest) first."""
+
+    instrument: int
+    bids: list[Level]
+    asks: list[Level]
+
+    def best_bid(self) -> Level | None:
+        return self.bids[0] if self.bids else None
+
+    def best_ask(self) -> Level | None:
+        return self.asks[0] if self.asks else None
+
+
+def packed_bytes(records: np.ndarray) -> bytes:
+    """The records' field values without alignment padding (whose bytes are undefined), so
+    equal values give equal bytes. O(n)."""
+    return bytes(rfn.repack_fields(np.ascontiguousarray(records)).tobytes())
+
+
+def make_command(kind: int, **fields: Any) -> np.ndarray:
+    """One COMMAND_DTYPE record (as a length-1 array) with the given fields. O(fields)."""
+    cmd = np.zeros(1, dtype=COMMAND_DTYPE)
+    cmd["kind"] = kind
+    for k, v in fields.items():
+        cmd[k] = v
+    return cmd
+
+
+class EngineBase(ABC):
+    """Shared convenience API. Subclasses implement ``process`` and the state accessors."""
+
+    def __init__(self) -> None:
+        self.next_seq = 1
+        self.now_ns = 0
+
+    # --- what a subclass provides ----------------------------------------------------------
+    @abstractmethod
+    def process(self, commands: np.ndarray) -> np.ndarray:
+        """Run a batch of commands in order; return the events (a new array owned by the
+        caller). Commands whose ``seq`` is 0 are stamped with the engine's next numbers."""
+
+    @abstractmethod
+    def book(self, instrument: int, depth: int = 10) -> BookView:
+        """Visible depth of one instrument, ``depth`` levels per side."""
+
+    @abstractmethod
+    def dump(self) -> np.ndarray:
+        """Every live order in priority order, as DUMP_DTYPE records (docs/rulebook.md s.8)."""
+
+    @abstractmethod
+    def status_table(self) -> np.ndarray:
+        """int64 array (n_instruments, 3): last trade price, trade count, halted."""
+
+    @abstractmethod
+    def check_invariants(self) -> None:
+        """Raise AssertionError naming the first broken invariant."""
+
+    @abstractmethod
+    def position(self, account: int, instrument: int) -> int:
+        """Net position in lots that the engine tracks for reduce-only (0 if none)."""
+
+    # --- derived ---------------------------------------------------------------------------
+    def state_hash(self) -> str:
+        """BLAKE2b-128 of the canonical dump and instrument status: equal hashes, equal state."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(packed_bytes(self.dump()))
+        h.update(np.ascontiguousarray(self.status_table(), dtype=np.int64).tobytes())
+        return h.hexdigest()
+
+    def _stamp(self, commands: np.ndarray) -> None:
+        """Give unstamped commands (seq == 0) the next sequence numbers and the current time."""
+        unstamped = commands["seq"] == 0
+        n = int(unstamped.sum())
+        if n:
+            commands["seq"][unstamped] = np.arange(self.next_seq, self.next_seq + n)
+            ts = commands["ts_ns"]
+            ts[unstamped & (ts == 0)] = self.now_ns
+        if len(commands):
+            self.next_seq = max(self.next_seq, int(commands["seq"].max()) + 1)
+            self.now_ns = max(self.now_ns, int(commands["ts_ns"].max()))
+
+    def _one(self, kind: int, ts_ns: int | None, **fields: Any) -> np.ndarray:
+        cmd = make_command(kind, **fields)
+        if ts_ns is not None:
+            cmd["ts_ns"] = ts_ns
+        return self.process(cmd)
+
+    # --- per-command convenience -----------------------------------------------------------
+    def submit(
+        self,
+        instrument: int,
+        account: int,
+        side: int | str,
+        qty_lots: int,
+        price_ticks: int = 0,
+        *,
+        order_type: int = LIMIT,
+        tif: int = GTC,
+        order_id: int = 0,
+        client_order_id: int = 0,
+        trigger_ticks: int = 0,
+        display_lots: int = 0,
+        expire_ns: int = 0,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        stp: int = 0,
+        stp_group: int = 0,
+        ts_ns: int | None = None,
+    ) -> np.ndarray:
+        """Submit one order; returns its events (ACCEPTED or REJECTED first). O(fills + log L)."""
+        flags = (FLAG_POST_ONLY if post_only else 0) | (FLAG_REDUCE_ONLY if reduce_only else 0)
+        return self._one(
+            CMD_NEW,
+            ts_ns,
+            instrument=instrument,
+            account=account,
+            side=SIDES.get(side, 0) if isinstance(side, str) else side,
+            qty_lots=qty_lots,
+            price_ticks=price_ticks,
+            order_type=order_type,
+            tif=tif,
+            order_id=order_id,
+            client_order_id=client_order_id,
+            trigger_ticks=trigger_ticks,
+            display_lots=display_lots,
+            expire_ns=expire_ns,
+            flags=flags,
+            stp=stp,
+            stp_group=stp_group,
+        )
+
+    def limit(
+        self, instrument: int, account: int, side: int | str, qty: int, price: int, **kw: Any
+    ) -> np.ndarray:
+        """Shorthand for a GTC limit order."""
+        return self.submit(instrument, account, side, qty, price, **kw)
+
+    def market(
+        self, instrument: int, account: int, side: int | str, qty: int, **kw: Any
+    ) -> np.ndarray:
+        """Shorthand for a market order (IOC unless tif says FOK)."""
+        kw.setdefault("tif", 2)
+        return self.submit(instrument, account, side, qty, 0, order_type=MARKET, **kw)
+
+    def stop(
+        self,
+        instrument: int,
+        account: int,
+        side: int | str,
+        qty: int,
+        trigger: int,
+        price: int = 0,
+        **kw: Any,
+    ) -> np.ndarray:
+        """Stop-market (price 0) or stop-limit order."""
+        ot = STOP_LIMIT if price else STOP_MARKET
+        return self.submit(
+            instrument, account, side, qty, price, order_type=ot, trigger_ticks=trigger, **kw
+        )
+
+    def cancel(
+        self, account: int, order_id: int = 0, *, client_order_id: int = 0, ts_ns: int | None = None
+    ) -> np.ndarray:
+        """Cancel one order by venue id or (when order_id is 0) by client order id. O(1)."""
+        return self._one(
+            CMD_CANCEL, ts_ns, account=account, order_id=order_id, client_order_id=client_order_id
+        )
+
+    def amend(
+        self,
+        account: int,
+        order_id: int = 0,
+        *,
+        price_ticks: int = 0,
+        qty_lots: int = 0,
+        client_order_id: int = 0,
+        ts_ns: int | None = None,
+    ) -> np.ndarray:
+        """Change price and/or total quantity (0 = unchanged); see rulebook s.4 for priority."""
+        return self._one(
+            CMD_AMEND,
+            ts_ns,
+            account=account,
+            order_id=order_id,
+            client_order_id=client_order_id,
+            price_ticks=price_ticks,
+            qty_lots=qty_lots,
+        )
+
+    def mass_cancel(
+        self,
+        account: int = 0,
+        instrument: int = -1,
+        side: int = 0,
+        *,
+        reason: int = 0,
+        ts_ns: int | None = None,
+    ) -> np.ndarray:
+        """Cancel every live order matching the filters (0 / -1 / 0 = all). O(orders scanned)."""
+        return self._one(
+            CMD_MASS_CANCEL, ts_ns, account=account, instrument=instrument, side=side, reason=reason
+        )
+
+    def halt(self, instrument: int, ts_ns: int | None = None) -> np.ndarray:
+        return self._one(CMD_HALT, ts_ns, instrument=instrument)
+
+    def resume(self, instrument: int, ts_ns: int | None = None) -> np.ndarray:
+        return self._one(CMD_RESUME, ts_ns, instrument=instrument)
+
+    def end_of_day(self, instrument: int = -1, ts_ns: int | None = None) -> np.ndarray:
+        """Session end: cancel DAY orders of one instrument or all (-1)."""
+        return self._one(CMD_END_OF_DAY, ts_ns, instrument=instrument)
+
+    def advance_time(self, ts_ns: int) -> np.ndarray:
+        """Move engine time forward; expires GTD orders whose time has come."""
+        return self._one(CMD_CLOCK, ts_ns)
+
+    def set_position(
+        self, account: int, instrument: int, qty_lots: int, ts_ns: int | None = None
+    ) -> np.ndarray:
+        return self._one(
+            CMD_SET_POSITION, ts_ns, account=account, instrument=instrument, qty_lots=qty_lots
+        )
+
+    def set_ref_price(
+        self, instrument: int, price_ticks: int, ts_ns: int | None = None
+    ) -> np.ndarray:
+        return self._one(CMD_SET_REF_PRICE, ts_ns, instrument=instrument, price_ticks=price_ticks)
+
+
+def describe(events: np.ndarray) -> list[dict[str, Any]]:
+    """Events as readable dicts (kind and reason names, zero fields dropped). For humans/tests."""
+    out = []
+    for e in events:
+        d: dict[str, Any] = {"kind": EV_NAMES.get(int(e["kind"]), int(e["kind"]))}
+        for name in e.dtype.names or ():
+            if name in ("kind", "seq", "ts_ns"):
+                continue
+            v = int(e[name])
+            if v == 0:
+                continue
+            if name == "reason":
+                d[name] = reasons.name(v)
+            elif name == "cmd_kind":
+                d[name] = CMD_NAMES.get(v, v)
+            else:
+                d[name] = v
+        out.append(d)
+    return out

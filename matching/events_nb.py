@@ -1,0 +1,200 @@
+"""Numba kernels that append event records to the caller's buffer.
+
+Every emitter writes every field of its record (buffers are reused, so nothing may be left from
+an earlier batch) and returns the buffer, which is reallocated twice as large when full: a sweep
+through a deep book can emit any number of events, and the kernel must never fail for lack of
+room. The caller keeps whatever buffer comes back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matching._jit import njit
+from matching.records import (
+    EV_CANCELLED,
+    EV_FILL,
+    EV_LEVEL,
+    EV_REJECTED,
+    EVENT_DTYPE,
+)
+from matching.state import C_CKIND, C_NEV, C_SEQ, C_TS
+
+
+@njit
+def ev_grow_nb(ev):
+    out = np.zeros(max(2 * ev.shape[0], 1024), dtype=EVENT_DTYPE)
+    out[: ev.shape[0]] = ev
+    return out
+
+
+@njit
+def ev_next_nb(ev, st):
+    """Reserve the next event slot: returns (buffer, index). Amortised O(1)."""
+    n = st.ctr[C_NEV]
+    if n >= ev.shape[0]:
+        ev = ev_grow_nb(ev)
+    st.ctr[C_NEV] = n + 1
+    return ev, n
+
+
+@njit
+def emit_nb(
+    ev,
+    st,
+    kind,
+    order_id,
+    client_order_id,
+    price,
+    qty,
+    leaves,
+    account,
+    instrument,
+    side,
+    reason,
+    order_type,
+    tif,
+    flags,
+    aux,
+):
+    """Append one non-fill event with the current command's seq, ts and kind."""
+    ev, i = ev_next_nb(ev, st)
+    e = ev[i]
+    e.seq = st.ctr[C_SEQ]
+    e.ts_ns = st.ctr[C_TS]
+    e.order_id = order_id
+    e.client_order_id = client_order_id
+    e.price_ticks = price
+    e.qty_lots = qty
+    e.leaves_lots = leaves
+    e.maker_order_id = 0
+    e.maker_leaves_lots = 0
+    e.trade_id = 0
+    e.aux = aux
+    e.account = account
+    e.instrument = instrument
+    e.maker_account = 0
+    e.kind = kind
+    e.side = side
+    e.reason = reason
+    e.order_type = order_type
+    e.tif = tif
+    e.cmd_kind = st.ctr[C_CKIND]
+    e.flags = flags
+    return ev
+
+
+@njit
+def emit_order_nb(ev, st, kind, s, qty, leaves, reason, flags, aux):
+    """An event about order slot s (accepted, cancelled, amended, triggered)."""
+    o = st.orders[s]
+    return emit_nb(
+        ev,
+        st,
+        kind,
+        o.order_id,
+        o.client_order_id,
+        o.price,
+        qty,
+        leaves,
+        o.account,
+        o.instrument,
+        o.side,
+        reason,
+        o.order_type,
+        o.tif,
+        flags,
+        aux,
+    )
+
+
+@njit
+def emit_cancel_nb(ev, st, s, qty, leaves, reason):
+    """CANCELLED for order slot s: ``qty`` cancelled, ``leaves`` left after."""
+    return emit_order_nb(ev, st, EV_CANCELLED, s, qty, leaves, reason, 0, 0)
+
+
+@njit
+def emit_level_nb(ev, st, l):
+    """LEVEL for book level l: its visible total and order count now."""
+    lv = st.levels[l]
+    side = 1 if lv.bside == 0 else 2
+    return emit_nb(
+        ev,
+        st,
+        EV_LEVEL,
+        0,
+        0,
+        lv.price,
+        lv.visible,
+        lv.count,
+        0,
+        lv.instrument,
+        side,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+@njit
+def emit_level_gone_nb(ev, st, inst_id, bside, price):
+    """LEVEL for a level that just emptied (qty 0, count 0)."""
+    side = 1 if bside == 0 else 2
+    return emit_nb(ev, st, EV_LEVEL, 0, 0, price, 0, 0, 0, inst_id, side, 0, 0, 0, 0, 0)
+
+
+@njit
+def emit_fill_nb(ev, st, t, m, price, q, trade_id, flags):
+    """FILL: taker slot t against maker slot m (after both were updated)."""
+    ev, i = ev_next_nb(ev, st)
+    to = st.orders[t]
+    mo = st.orders[m]
+    e = ev[i]
+    e.seq = st.ctr[C_SEQ]
+    e.ts_ns = st.ctr[C_TS]
+    e.order_id = to.order_id
+    e.client_order_id = to.client_order_id
+    e.price_ticks = price
+    e.qty_lots = q
+    e.leaves_lots = to.leaves
+    e.maker_order_id = mo.order_id
+    e.maker_leaves_lots = mo.leaves
+    e.trade_id = trade_id
+    e.aux = 0
+    e.account = to.account
+    e.instrument = to.instrument
+    e.maker_account = mo.account
+    e.kind = EV_FILL
+    e.side = to.side
+    e.reason = 0
+    e.order_type = to.order_type
+    e.tif = to.tif
+    e.cmd_kind = st.ctr[C_CKIND]
+    e.flags = flags
+    return ev
+
+
+@njit
+def emit_reject_nb(ev, st, cmd, reason):
+    """REJECTED for a command: its identifying fields copied, the reason set."""
+    return emit_nb(
+        ev,
+        st,
+        EV_REJECTED,
+        cmd.order_id,
+        cmd.client_order_id,
+        cmd.price_ticks,
+        cmd.qty_lots,
+        0,
+        cmd.account,
+        cmd.instrument,
+        cmd.side,
+        reason,
+        cmd.order_type,
+        cmd.tif,
+        0,
+        0,
+    )

@@ -1,0 +1,587 @@
+"""The batch kernel ``process_nb(state, commands, events) -> (status, done, events)`` and the
+handler of each command kind (rulebook sections 1-6).
+
+Before each command the kernel checks that every pool can take that command's worst case; if
+not it stops with NEED_CAPACITY and the index of the command, untouched, and the Python wrapper
+grows the state and resumes there. So a command is applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+from matching._jit import njit
+from matching.events_nb import emit_nb, emit_order_nb, emit_reject_nb
+from matching.levels_nb import best_level_nb, order_alloc_nb, order_queue_nb, order_unlink_nb
+from matching.match_nb import (
+    cancel_one_nb,
+    cancel_queued_nb,
+    finish_level_nb,
+    fok_ok_nb,
+    market_limit_nb,
+    reducible_nb,
+    run_taker_nb,
+    trigger_stops_nb,
+)
+from matching.reasons import (
+    AMEND_NOT_ALLOWED,
+    AMEND_QTY_NOT_ABOVE_FILLED,
+    CANCEL_DAY_END,
+    CANCEL_DISCONNECT,
+    CANCEL_EXPIRED,
+    CANCEL_KILL_SWITCH,
+    CANCEL_LIQUIDATION,
+    CANCEL_MASS,
+    CANCEL_USER,
+    CAPACITY_EXHAUSTED,
+    DUPLICATE_CLIENT_ORDER_ID,
+    DUPLICATE_ORDER_ID,
+    FOK_CANNOT_FILL,
+    INSTRUMENT_HALTED,
+    INVALID_ACCOUNT,
+    INVALID_COMBINATION,
+    INVALID_COMMAND,
+    INVALID_DISPLAY,
+    INVALID_EXPIRY,
+    INVALID_ORDER_TYPE,
+    INVALID_REASON,
+    INVALID_SIDE,
+    INVALID_STP,
+    INVALID_TIF,
+    INVALID_TRIGGER,
+    OUTSIDE_PRICE_BAND,
+    POST_ONLY_WOULD_TAKE,
+    PRICE_NOT_POSITIVE,
+    QTY_ABOVE_MAX,
+    QTY_BELOW_MIN,
+    QTY_NOT_POSITIVE,
+    REDUCE_ONLY_WOULD_INCREASE,
+    STATUS_HALTED,
+    STATUS_REF_PRICE,
+    STATUS_RESUMED,
+    STOP_WOULD_TRIGGER,
+    UNKNOWN_INSTRUMENT,
+    UNKNOWN_ORDER,
+    VALUE_TOO_LARGE,
+)
+from matching.records import (
+    BUY,
+    CMD_AMEND,
+    CMD_CANCEL,
+    CMD_CLOCK,
+    CMD_END_OF_DAY,
+    CMD_HALT,
+    CMD_MASS_CANCEL,
+    CMD_NEW,
+    CMD_RESUME,
+    CMD_SET_POSITION,
+    CMD_SET_REF_PRICE,
+    DAY,
+    EV_ACCEPTED,
+    EV_AMENDED,
+    EV_MASS_CANCELLED,
+    EV_POSITION,
+    EV_STATUS,
+    EVF_KEPT_PRIORITY,
+    FLAG_POST_ONLY,
+    FLAG_REDUCE_ONLY,
+    FOK,
+    GTC,
+    GTD,
+    IOC,
+    KIND_SPOT,
+    LIMIT,
+    MARKET,
+    SELL,
+    STOP_LIMIT,
+    STOP_MARKET,
+)
+from matching.state import (
+    C_CKIND,
+    C_LUSED,
+    C_MAXORD,
+    C_NCL,
+    C_NEV,
+    C_NEXT_OID,
+    C_NHEAP,
+    C_NLV,
+    C_NOID,
+    C_NOW,
+    C_NPOS,
+    C_NSTOPS,
+    C_OFREE,
+    C_OUSED,
+    C_SEQ,
+    C_TS,
+)
+from matching.tables_nb import (
+    heap_pop_nb,
+    heap_push_nb,
+    ht1_find_nb,
+    ht1_put_nb,
+    ht_find_nb,
+    ht_put_nb,
+)
+
+STATUS_OK = 0
+NEED_CAPACITY = 1
+VALUE_LIMIT = 1 << 62
+
+
+@njit
+def capacity_ok_nb(st):
+    """True if every pool can absorb one more command (mirrors ``state.grow``). O(1)."""
+    c = st.ctr
+    stops = c[C_NSTOPS]
+    return not (
+        c[C_OFREE] == -1
+        or st.levels.shape[0] - c[C_LUSED] < stops + 8
+        or 2 * (c[C_NOID] + 2) > st.oid_v.shape[0]
+        or st.oid_v.shape[0] < 2 * st.orders.shape[0]
+        or 2 * (c[C_NCL] + 2) > st.cl_v.shape[0]
+        or 2 * (c[C_NLV] + stops + 4) > st.lv_v.shape[0]
+        or 2 * (c[C_NPOS] + 2) > st.pos_v.shape[0]
+        or c[C_NPOS] + 2 > st.posv.shape[0]
+        or c[C_NHEAP] + 2 > st.heap_t.shape[0]
+    )
+
+
+@njit
+def _inst_ok(st, iid):
+    return 0 <= iid < st.inst.shape[0] and st.inst[iid].defined == 1
+
+
+@njit
+def _band_ok(ins, price):
+    if ins.band_bps <= 0:
+        return True
+    r = ins.last_price_ticks if ins.last_price_ticks > 0 else ins.ref_price_ticks
+    if r <= 0:
+        return True
+    b = r * ins.band_bps // 10000
+    return r - b <= price <= r + b
+
+
+@njit
+def _position_index(st, acct, iid, create):
+    p = ht_find_nb(st.pos_k1, st.pos_k2, st.pos_v, acct, iid)
+    if p == -1 and create:
+        p = st.ctr[C_NPOS]
+        ht_put_nb(st.pos_k1, st.pos_k2, st.pos_v, acct, iid, p)
+        st.posv[p] = 0
+        st.ctr[C_NPOS] += 1
+    return p
+
+
+@njit
+def _crosses_opposite(st, iid, side, price):
+    """Would a limit at ``price`` take liquidity now? (post-only check). O(1)."""
+    if side == BUY:
+        l = best_level_nb(st, iid, 1)
+        return l != -1 and price >= st.levels[l].price
+    l = best_level_nb(st, iid, 0)
+    return l != -1 and price <= st.levels[l].price
+
+
+@njit
+def _new_reason(st, c):
+    """The rulebook 2.1 checks 1-23 in order; returns the first failing reason or 0."""
+    iid = c.instrument
+    if c.account < 1:
+        return INVALID_ACCOUNT
+    if not _inst_ok(st, iid):
+        return UNKNOWN_INSTRUMENT
+    side, ot, tif = c.side, c.order_type, c.tif
+    if side != BUY and side != SELL:
+        return INVALID_SIDE
+    if ot < LIMIT or ot > STOP_LIMIT:
+        return INVALID_ORDER_TYPE
+    if tif < GTC or tif > DAY:
+        return INVALID_TIF
+    if ot == MARKET and tif != IOC and tif != FOK:
+        return INVALID_TIF
+    if ot == STOP_MARKET and tif != GTC and tif != GTD and tif != DAY:
+        return INVALID_TIF
+    if c.stp > 4:
+        return INVALID_STP
+    ins = st.inst[iid]
+    if ins.halted:
+        return INSTRUMENT_HALTED
+    qty = c.qty_lots
+    if qty <= 0:
+        return QTY_NOT_POSITIVE
+    if qty < ins.min_qty_lots:
+        return QTY_BELOW_MIN
+    if ins.max_qty_lots > 0 and qty > ins.max_qty_lots:
+        return QTY_ABOVE_MAX
+    is_limit = ot == LIMIT or ot == STOP_LIMIT
+    is_stop = ot == STOP_MARKET or ot == STOP_LIMIT
+    price = c.price_ticks if is_limit else 0
+    trigger = c.trigger_ticks if is_stop else 0
+    if is_limit and price <= 0 and ins.allow_nonpositive_price == 0:
+        return PRICE_NOT_POSITIVE
+    m = max(abs(price), abs(trigger))
+    if m != 0 and qty > VALUE_LIMIT // m:
+        return VALUE_TOO_LARGE
+    rests = ot == LIMIT and (tif == GTC or tif == GTD or tif == DAY)
+    if c.flags & ~(FLAG_POST_ONLY | FLAG_REDUCE_ONLY):
+        return INVALID_COMBINATION
+    if (c.flags & FLAG_POST_ONLY) and not rests:
+        return INVALID_COMBINATION
+    if (c.flags & FLAG_REDUCE_ONLY) and ins.kind == KIND_SPOT:
+        return INVALID_COMBINATION
+    if c.display_lots > 0 and not rests:
+        return INVALID_COMBINATION
+    if c.display_lots < 0:
+        return INVALID_DISPLAY
+    if c.display_lots > 0 and (c.display_lots < ins.min_qty_lots or c.display_lots >= qty):
+        return INVALID_DISPLAY
+    if is_stop and trigger <= 0:
+        return INVALID_TRIGGER
+    if tif == GTD and c.expire_ns <= c.ts_ns:
+        return INVALID_EXPIRY
+    if is_limit and not _band_ok(ins, price):
+        return OUTSIDE_PRICE_BAND
+    if st.ctr[C_MAXORD] > 0 and st.ctr[C_OUSED] >= st.ctr[C_MAXORD]:
+        return CAPACITY_EXHAUSTED
+    if c.order_id != 0 and ht1_find_nb(st.oid_k, st.oid_v, c.order_id) != -1:
+        return DUPLICATE_ORDER_ID
+    if c.client_order_id != 0:
+        if ht_find_nb(st.cl_k1, st.cl_k2, st.cl_v, c.account, c.client_order_id) != -1:
+            return DUPLICATE_CLIENT_ORDER_ID
+    if c.flags & FLAG_REDUCE_ONLY:
+        p = _position_index(st, c.account, iid, False)
+        pos = st.posv[p] if p >= 0 else 0
+        ok = (pos < 0 and qty <= -pos) if side == BUY else (pos > 0 and qty <= pos)
+        if not ok:
+            return REDUCE_ONLY_WOULD_INCREASE
+    last = ins.last_price_ticks
+    if is_stop and last > 0:
+        if (side == BUY and trigger <= last) or (side == SELL and trigger >= last):
+            return STOP_WOULD_TRIGGER
+    if (c.flags & FLAG_POST_ONLY) and _crosses_opposite(st, iid, side, price):
+        return POST_ONLY_WOULD_TAKE
+    return 0
+
+
+@njit
+def new_order_nb(ev, st, c):
+    """CMD_NEW (rulebook 2): check, accept, then park (stop) or match (limit / market)."""
+    reason = _new_reason(st, c)
+    iid = c.instrument
+    ot = c.order_type
+    is_stop = ot == STOP_MARKET or ot == STOP_LIMIT
+    if reason == 0 and c.tif == FOK and (ot == LIMIT or ot == MARKET):
+        pidx = _position_index(st, c.account, iid, False)
+        if ot == MARKET:
+            hl, lim = market_limit_nb(st, iid, c.side)
+        else:
+            hl, lim = True, c.price_ticks
+        key = c.stp_group if c.stp_group != 0 else c.account
+        if not fok_ok_nb(st, iid, c.side, key, c.stp, pidx, c.qty_lots, hl, lim):
+            reason = FOK_CANNOT_FILL
+    if reason != 0:
+        return emit_reject_nb(ev, st, c, reason)
+    oid = c.order_id
+    if oid == 0:
+        oid = st.ctr[C_NEXT_OID]
+        while ht1_find_nb(st.oid_k, st.oid_v, oid) != -1:
+            oid += 1
+        st.ctr[C_NEXT_OID] = oid + 1
+    ins = st.inst[iid]
+    s = order_alloc_nb(st)
+    o = st.orders[s]
+    o.order_id = oid
+    o.client_order_id = c.client_order_id
+    o.price = c.price_ticks if (ot == LIMIT or ot == STOP_LIMIT) else 0
+    o.trigger = c.trigger_ticks if is_stop else 0
+    o.qty = c.qty_lots
+    o.leaves = c.qty_lots
+    o.visible = c.qty_lots
+    o.display = c.display_lots
+    o.expire = c.expire_ns if c.tif == GTD else 0
+    o.seq = st.ctr[C_SEQ]
+    o.account = c.account
+    o.instrument = iid
+    o.stp_group = c.stp_group
+    o.side = c.side
+    o.order_type = ot
+    o.tif = c.tif
+    o.flags = c.flags
+    o.stp = c.stp
+    st.ctr[C_NOID] += ht1_put_nb(st.oid_k, st.oid_v, oid, s)
+    if c.client_order_id != 0:
+        st.ctr[C_NCL] += ht_put_nb(st.cl_k1, st.cl_k2, st.cl_v, c.account, c.client_order_id, s)
+    if ins.kind != KIND_SPOT:
+        o.pos = _position_index(st, c.account, iid, True)
+    ev = emit_order_nb(ev, st, EV_ACCEPTED, s, o.qty, o.qty, 0, o.flags, o.trigger)
+    if o.tif == GTD:
+        st.ctr[C_NHEAP] = heap_push_nb(st.heap_t, st.heap_id, st.ctr[C_NHEAP], o.expire, oid)
+    if is_stop:
+        order_queue_nb(st, s, 2 if o.side == BUY else 3, o.trigger)
+        ins.pending_stops += 1
+        st.ctr[C_NSTOPS] += 1
+        return ev
+    ev = run_taker_nb(ev, st, s)
+    return trigger_stops_nb(ev, st, iid)
+
+
+@njit
+def find_order_nb(st, c):
+    """Slot of the command's order (by id, else by client id) if it belongs to the command's
+    account, else -1. O(1)."""
+    if c.order_id != 0:
+        s = ht1_find_nb(st.oid_k, st.oid_v, c.order_id)
+    elif c.client_order_id != 0:
+        s = ht_find_nb(st.cl_k1, st.cl_k2, st.cl_v, c.account, c.client_order_id)
+    else:
+        return -1
+    if s != -1 and st.orders[s].account != c.account:
+        return -1
+    return s
+
+
+@njit
+def cancel_nb(ev, st, c):
+    """CMD_CANCEL (rulebook 3)."""
+    if c.account < 1:
+        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+    s = find_order_nb(st, c)
+    if s == -1:
+        return emit_reject_nb(ev, st, c, UNKNOWN_ORDER)
+    return cancel_one_nb(ev, st, s, CANCEL_USER)
+
+
+@njit
+def _amend_reason(st, c, s, new_price, new_qty):
+    o = st.orders[s]
+    ins = st.inst[o.instrument]
+    if ins.halted:
+        return INSTRUMENT_HALTED
+    if o.bside >= 2:
+        return AMEND_NOT_ALLOWED
+    if new_qty <= 0:
+        return QTY_NOT_POSITIVE
+    if new_qty < ins.min_qty_lots:
+        return QTY_BELOW_MIN
+    if ins.max_qty_lots > 0 and new_qty > ins.max_qty_lots:
+        return QTY_ABOVE_MAX
+    if new_price <= 0 and ins.allow_nonpositive_price == 0:
+        return PRICE_NOT_POSITIVE
+    m = abs(new_price)
+    if m != 0 and new_qty > VALUE_LIMIT // m:
+        return VALUE_TOO_LARGE
+    filled = o.qty - o.leaves
+    if new_qty <= filled:
+        return AMEND_QTY_NOT_ABOVE_FILLED
+    if new_price != o.price and not _band_ok(ins, new_price):
+        return OUTSIDE_PRICE_BAND
+    new_leaves = new_qty - filled
+    if (o.flags & FLAG_REDUCE_ONLY) and new_leaves > o.leaves and new_leaves > reducible_nb(st, s):
+        return REDUCE_ONLY_WOULD_INCREASE
+    if (o.flags & FLAG_POST_ONLY) and _crosses_opposite(st, o.instrument, o.side, new_price):
+        return POST_ONLY_WOULD_TAKE
+    return 0
+
+
+@njit
+def amend_nb(ev, st, c):
+    """CMD_AMEND (rulebook 4): keep priority when only shrinking, else re-enter as a taker."""
+    if c.account < 1:
+        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+    s = find_order_nb(st, c)
+    if s == -1:
+        return emit_reject_nb(ev, st, c, UNKNOWN_ORDER)
+    o = st.orders[s]
+    new_price = c.price_ticks if c.price_ticks != 0 else o.price
+    new_qty = c.qty_lots if c.qty_lots != 0 else o.qty
+    reason = _amend_reason(st, c, s, new_price, new_qty)
+    if reason != 0:
+        return emit_reject_nb(ev, st, c, reason)
+    new_leaves = new_qty - (o.qty - o.leaves)
+    l = o.level
+    lv = st.levels[l]
+    if new_price == o.price and new_leaves <= o.leaves:
+        before = lv.visible
+        vis = o.visible if o.visible < new_leaves else new_leaves
+        lv.visible += vis - o.visible
+        o.visible = vis
+        o.qty = new_qty
+        o.leaves = new_leaves
+        ev = emit_order_nb(ev, st, EV_AMENDED, s, new_qty, new_leaves, 0, EVF_KEPT_PRIORITY, 0)
+        if lv.visible != before:
+            ev = finish_level_nb(ev, st, l)
+        return ev
+    o.qty = new_qty
+    o.leaves = new_leaves
+    o.price = new_price
+    ev = emit_order_nb(ev, st, EV_AMENDED, s, new_qty, new_leaves, 0, 0, 0)
+    order_unlink_nb(st, s)
+    ev = finish_level_nb(ev, st, l)
+    o.seq = st.ctr[C_SEQ]
+    iid = o.instrument
+    ev = run_taker_nb(ev, st, s)
+    return trigger_stops_nb(ev, st, iid)
+
+
+@njit
+def sweep_cancel_nb(ev, st, iid, acct, side, day_only, reason):
+    """Cancel every queued order matching the filters, in mass-cancel order (rulebook 5).
+    Returns (ev, count). O(orders on the instruments scanned)."""
+    count = 0
+    lo, hi = (0, st.inst.shape[0]) if iid == -1 else (iid, iid + 1)
+    for i in range(lo, hi):
+        if st.inst[i].defined == 0:
+            continue
+        for bside in range(4):
+            oside = BUY if (bside == 0 or bside == 2) else SELL
+            if side != 0 and side != oside:
+                continue
+            l = best_level_nb(st, i, bside)
+            while l != -1:
+                nxt_level = st.lnext[l, 0]
+                changed = False
+                s = st.levels[l].head
+                while s != -1:
+                    nxt = st.orders[s].next
+                    o = st.orders[s]
+                    if (acct == 0 or o.account == acct) and (not day_only or o.tif == DAY):
+                        ev, _ = cancel_queued_nb(ev, st, s, reason)
+                        count += 1
+                        changed = True
+                    s = nxt
+                if changed:
+                    ev = finish_level_nb(ev, st, l)
+                l = nxt_level
+    return ev, count
+
+
+@njit
+def mass_cancel_nb(ev, st, c):
+    """CMD_MASS_CANCEL (rulebook 5)."""
+    if c.account < 0:
+        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+    if c.instrument != -1 and not _inst_ok(st, c.instrument):
+        return emit_reject_nb(ev, st, c, UNKNOWN_INSTRUMENT)
+    if c.side > SELL:
+        return emit_reject_nb(ev, st, c, INVALID_SIDE)
+    reason = c.reason if c.reason != 0 else CANCEL_MASS
+    if not (
+        reason == CANCEL_USER
+        or reason == CANCEL_MASS
+        or reason == CANCEL_DISCONNECT
+        or reason == CANCEL_LIQUIDATION
+        or reason == CANCEL_KILL_SWITCH
+    ):
+        return emit_reject_nb(ev, st, c, INVALID_REASON)
+    ev, count = sweep_cancel_nb(ev, st, c.instrument, c.account, c.side, False, reason)
+    return emit_nb(
+        ev,
+        st,
+        EV_MASS_CANCELLED,
+        0,
+        0,
+        0,
+        count,
+        0,
+        c.account,
+        c.instrument,
+        c.side,
+        reason,
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+@njit
+def expire_nb(ev, st):
+    """Rulebook 1.1: cancel every GTD order whose time has come, (expire_ns, order_id) order."""
+    saved = st.ctr[C_CKIND]
+    st.ctr[C_CKIND] = CMD_CLOCK
+    now = st.ctr[C_NOW]
+    while st.ctr[C_NHEAP] > 0 and st.heap_t[0] <= now:
+        t = st.heap_t[0]
+        oid = st.heap_id[0]
+        st.ctr[C_NHEAP] = heap_pop_nb(st.heap_t, st.heap_id, st.ctr[C_NHEAP])
+        s = ht1_find_nb(st.oid_k, st.oid_v, oid)
+        # entries of cancelled orders stay in the heap until due; skip them here
+        if s != -1 and st.orders[s].tif == GTD and st.orders[s].expire == t:
+            ev = cancel_one_nb(ev, st, s, CANCEL_EXPIRED)
+    st.ctr[C_CKIND] = saved
+    return ev
+
+
+@njit
+def _status(ev, st, iid, reason, price):
+    return emit_nb(ev, st, EV_STATUS, 0, 0, price, 0, 0, 0, iid, 0, reason, 0, 0, 0, 0)
+
+
+@njit
+def admin_nb(ev, st, c):
+    """Halt, resume, end of day, set position, set reference price (rulebook 6)."""
+    k = c.kind
+    iid = c.instrument
+    if k == CMD_END_OF_DAY:
+        if iid != -1 and not _inst_ok(st, iid):
+            return emit_reject_nb(ev, st, c, UNKNOWN_INSTRUMENT)
+        ev, _ = sweep_cancel_nb(ev, st, iid, 0, 0, True, CANCEL_DAY_END)
+        return ev
+    if k == CMD_SET_POSITION and c.account < 1:
+        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+    if not _inst_ok(st, iid):
+        return emit_reject_nb(ev, st, c, UNKNOWN_INSTRUMENT)
+    ins = st.inst[iid]
+    if k == CMD_HALT:
+        ins.halted = 1
+        return _status(ev, st, iid, STATUS_HALTED, 0)
+    if k == CMD_RESUME:
+        ins.halted = 0
+        return _status(ev, st, iid, STATUS_RESUMED, 0)
+    if k == CMD_SET_POSITION:
+        if ins.kind == KIND_SPOT:
+            return emit_reject_nb(ev, st, c, INVALID_COMBINATION)
+        p = _position_index(st, c.account, iid, True)
+        st.posv[p] = c.qty_lots
+        return emit_nb(
+            ev, st, EV_POSITION, 0, 0, 0, c.qty_lots, 0, c.account, iid, 0, 0, 0, 0, 0, 0
+        )
+    # CMD_SET_REF_PRICE
+    if c.price_ticks < 0 and ins.allow_nonpositive_price == 0:
+        return emit_reject_nb(ev, st, c, PRICE_NOT_POSITIVE)
+    ins.ref_price_ticks = c.price_ticks
+    return _status(ev, st, iid, STATUS_REF_PRICE, c.price_ticks)
+
+
+@njit
+def process_nb(st, cmds, ev):
+    """Run commands in order, appending events to ``ev`` from index 0 (reallocated when
+    full). Returns (status, commands done, ev); the event count is ``st.ctr[C_NEV]``.
+    O(sum of each command's cost); no allocation unless ``ev`` must grow."""
+    st.ctr[C_NEV] = 0
+    for i in range(cmds.shape[0]):
+        if not capacity_ok_nb(st):
+            return NEED_CAPACITY, i, ev
+        c = cmds[i]
+        st.ctr[C_SEQ] = c.seq
+        st.ctr[C_TS] = c.ts_ns
+        st.ctr[C_CKIND] = c.kind
+        if c.ts_ns > st.ctr[C_NOW]:
+            st.ctr[C_NOW] = c.ts_ns
+        if st.ctr[C_NHEAP] > 0:
+            ev = expire_nb(ev, st)
+        k = c.kind
+        if k == CMD_NEW:
+            ev = new_order_nb(ev, st, c)
+        elif k == CMD_CANCEL:
+            ev = cancel_nb(ev, st, c)
+        elif k == CMD_AMEND:
+            ev = amend_nb(ev, st, c)
+        elif k == CMD_MASS_CANCEL:
+            ev = mass_cancel_nb(ev, st, c)
+        elif k == CMD_CLOCK:
+            pass
+        elif k >= CMD_HALT and k <= CMD_SET_REF_PRICE:
+            ev = admin_nb(ev, st, c)
+        else:
+            ev = emit_reject_nb(ev, st, c, INVALID_COMMAND)
+    return STATUS_OK, cmds.shape[0], ev

@@ -1,0 +1,1 @@
+"""Rulebook scenarios (docs/rulebook.md) run against both engines."""

@@ -1,0 +1,1 @@
+"""The venue process: configuration, wiring, and the ``venue`` command line."""
