@@ -46,3 +46,8 @@ _guard_cache()
 def njit(fn):
     """Compile ``fn`` in nopython mode, cached on disk, with no fastmath (exact integers)."""
     return numba.njit(cache=True, nogil=True)(fn)
+
+
+def njit_inline(fn):
+    """``njit`` inlined at numba IR level into every caller: for tiny accessors."""
+    return numba.njit(cache=True, nogil=True, inline="always")(fn)

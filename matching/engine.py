@@ -19,15 +19,25 @@ from matching.api import BookView, EngineBase, Level
 from matching.engine_check import check_state
 from matching.instruments import Instrument, fill_row, instrument_table
 from matching.levels_nb import init_instrument_nb
-from matching.process_nb import NEED_CAPACITY, process_nb
+from matching.process_nb import NEED_CAPACITY, process_desc_nb
 from matching.query_nb import depth_nb, dump_nb, position_nb
 from matching.records import COMMAND_DTYPE, DUMP_DTYPE, EVENT_DTYPE, INSTRUMENT_DTYPE
-from matching.state import C_LUSED, C_NEV, C_NSTOPS, C_OUSED, BookState, grow, new_state
+from matching.state import (
+    C_LUSED,
+    C_NEV,
+    C_NSTOPS,
+    C_OUSED,
+    BookState,
+    descriptor,
+    grow,
+    new_state,
+)
 from matching.tables_nb import rehash_nb
+from matching.view_nb import StatePtr
 
 
 def _addr(a: np.ndarray) -> int:
-    return int(a.__array_interface__["data"][0])
+    return int(a.ctypes.data)
 
 
 def _init_instruments(st: BookState, ids: Iterable[int]) -> BookState:
@@ -35,8 +45,9 @@ def _init_instruments(st: BookState, ids: Iterable[int]) -> BookState:
     need = 4 * len(ids)
     if len(st.levels) - int(st.ctr[C_LUSED]) < need + 8:
         st = grow(st, rehash_nb, need + int(st.ctr[C_NSTOPS]))
+    sp = StatePtr(*descriptor(st).tolist())
     for i in ids:
-        init_instrument_nb(st, i)
+        init_instrument_nb(sp, i)
     return st
 
 
@@ -60,9 +71,15 @@ class Engine(EngineBase):
         insts = list(instruments)
         self.instruments: dict[int, Instrument] = {i.id: i for i in insts}
         table = instrument_table(insts)
-        self._st = new_state(table, capacity, max_orders)
-        self._st = _init_instruments(self._st, (i.id for i in insts))
+        st = new_state(table, capacity, max_orders)
+        self._set_state(_init_instruments(st, (i.id for i in insts)))
         self._ev = np.zeros(event_capacity, dtype=EVENT_DTYPE)
+
+    def _set_state(self, st: BookState) -> None:
+        # the descriptor holds raw addresses: it must be rebuilt whenever an array changes
+        self._st = st
+        self._desc = descriptor(st)
+        self._sp = StatePtr(*self._desc.tolist())
 
     # --- instruments -----------------------------------------------------------------------
     def add_instrument(self, inst: Instrument) -> None:
@@ -78,7 +95,7 @@ class Engine(EngineBase):
             table[: len(st.inst)] = st.inst
             st = st._replace(inst=table)
         fill_row(st.inst[inst.id : inst.id + 1], inst)
-        self._st = _init_instruments(st, [inst.id])
+        self._set_state(_init_instruments(st, [inst.id]))
         self.instruments[inst.id] = inst
 
     # --- processing ------------------------------------------------------------------------
@@ -94,7 +111,7 @@ class Engine(EngineBase):
         n = len(commands)
         while True:
             view = out[total:]
-            status, k, buf = process_nb(self._st, commands[done:], view)
+            status, k, buf = process_desc_nb(self._desc, commands[done:], view)
             written = int(self._st.ctr[C_NEV])
             if _addr(buf) != _addr(view) and written > 0:
                 # the kernel outgrew the buffer: keep what it wrote in a larger one
@@ -106,7 +123,7 @@ class Engine(EngineBase):
             done += int(k)
             if status != NEED_CAPACITY or done >= n:
                 break
-            self._st = grow(self._st, rehash_nb, int(self._st.ctr[C_NSTOPS]))
+            self._set_state(grow(self._st, rehash_nb, int(self._st.ctr[C_NSTOPS])))
             if total >= len(out):
                 out = np.concatenate([out, np.zeros(len(out), dtype=EVENT_DTYPE)])
         return total, out
@@ -126,14 +143,14 @@ class Engine(EngineBase):
         out = np.zeros((max(depth, 1), 3), dtype=np.int64)
         sides = []
         for bside in (0, 1):
-            k = depth_nb(self._st, instrument, bside, depth, out)
+            k = depth_nb(self._sp, instrument, bside, depth, out)
             sides.append([Level(int(p), int(q), int(c)) for p, q, c in out[:k]])
         return BookView(instrument, sides[0], sides[1])
 
     def dump(self) -> np.ndarray:
         """Live orders in canonical priority order (DUMP_DTYPE). O(orders)."""
         out = np.zeros(int(self._st.ctr[C_OUSED]), dtype=DUMP_DTYPE)
-        n = dump_nb(self._st, out)
+        n = dump_nb(self._sp, out)
         return out[:n]
 
     def status_table(self) -> np.ndarray:
@@ -145,7 +162,7 @@ class Engine(EngineBase):
         return t
 
     def position(self, account: int, instrument: int) -> int:
-        return int(position_nb(self._st, account, instrument))
+        return int(position_nb(self._sp, account, instrument))
 
     def live_orders(self) -> int:
         """Resting orders plus pending stops. O(1)."""
@@ -155,6 +172,11 @@ class Engine(EngineBase):
         """Walk every structure and raise AssertionError on the first inconsistency.
         O(capacity): for tests and audits, not the hot path."""
         check_state(self._st)
+
+    @property
+    def state_ptr(self) -> StatePtr:
+        """The state as kernels take it (addresses): valid until the next command grows it."""
+        return self._sp
 
     @property
     def state(self) -> BookState:

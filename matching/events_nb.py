@@ -19,6 +19,7 @@ from matching.records import (
     EVENT_DTYPE,
 )
 from matching.state import C_CKIND, C_NEV, C_SEQ, C_TS
+from matching.view_nb import ctr_of, levels_of, orders_of
 
 
 @njit
@@ -31,10 +32,10 @@ def ev_grow_nb(ev):
 @njit
 def ev_next_nb(ev, st):
     """Reserve the next event slot: returns (buffer, index). Amortised O(1)."""
-    n = st.ctr[C_NEV]
+    n = ctr_of(st)[C_NEV]
     if n >= ev.shape[0]:
         ev = ev_grow_nb(ev)
-    st.ctr[C_NEV] = n + 1
+    ctr_of(st)[C_NEV] = n + 1
     return ev, n
 
 
@@ -60,8 +61,8 @@ def emit_nb(
     """Append one non-fill event with the current command's seq, ts and kind."""
     ev, i = ev_next_nb(ev, st)
     e = ev[i]
-    e.seq = st.ctr[C_SEQ]
-    e.ts_ns = st.ctr[C_TS]
+    e.seq = ctr_of(st)[C_SEQ]
+    e.ts_ns = ctr_of(st)[C_TS]
     e.order_id = order_id
     e.client_order_id = client_order_id
     e.price_ticks = price
@@ -79,7 +80,7 @@ def emit_nb(
     e.reason = reason
     e.order_type = order_type
     e.tif = tif
-    e.cmd_kind = st.ctr[C_CKIND]
+    e.cmd_kind = ctr_of(st)[C_CKIND]
     e.flags = flags
     return ev
 
@@ -87,7 +88,7 @@ def emit_nb(
 @njit
 def emit_order_nb(ev, st, kind, s, qty, leaves, reason, flags, aux):
     """An event about order slot s (accepted, cancelled, amended, triggered)."""
-    o = st.orders[s]
+    o = orders_of(st)[s]
     return emit_nb(
         ev,
         st,
@@ -117,7 +118,7 @@ def emit_cancel_nb(ev, st, s, qty, leaves, reason):
 @njit
 def emit_level_nb(ev, st, l):
     """LEVEL for book level l: its visible total and order count now."""
-    lv = st.levels[l]
+    lv = levels_of(st)[l]
     side = 1 if lv.bside == 0 else 2
     return emit_nb(
         ev,
@@ -150,11 +151,11 @@ def emit_level_gone_nb(ev, st, inst_id, bside, price):
 def emit_fill_nb(ev, st, t, m, price, q, trade_id, flags):
     """FILL: taker slot t against maker slot m (after both were updated)."""
     ev, i = ev_next_nb(ev, st)
-    to = st.orders[t]
-    mo = st.orders[m]
+    to = orders_of(st)[t]
+    mo = orders_of(st)[m]
     e = ev[i]
-    e.seq = st.ctr[C_SEQ]
-    e.ts_ns = st.ctr[C_TS]
+    e.seq = ctr_of(st)[C_SEQ]
+    e.ts_ns = ctr_of(st)[C_TS]
     e.order_id = to.order_id
     e.client_order_id = to.client_order_id
     e.price_ticks = price
@@ -172,7 +173,7 @@ def emit_fill_nb(ev, st, t, m, price, q, trade_id, flags):
     e.reason = 0
     e.order_type = to.order_type
     e.tif = to.tif
-    e.cmd_kind = st.ctr[C_CKIND]
+    e.cmd_kind = ctr_of(st)[C_CKIND]
     e.flags = flags
     return ev
 

@@ -21,6 +21,17 @@ from matching.state import (
     SKIP_H,
 )
 from matching.tables_nb import ht_del_nb, ht_find_nb, ht_put_nb, xorshift_nb
+from matching.view_nb import (
+    ctr_of,
+    inst_of,
+    levels_of,
+    lnext_of,
+    lv_k1_of,
+    lv_k2_of,
+    lv_v_of,
+    orders_of,
+    upd_of,
+)
 
 
 @njit
@@ -33,12 +44,12 @@ def lkey_nb(bside, price):
 
 @njit
 def level_alloc_nb(st):
-    l = st.ctr[C_LFREE]
-    st.ctr[C_LFREE] = st.lnext[l, 0]
-    st.ctr[C_LUSED] += 1
+    l = ctr_of(st)[C_LFREE]
+    ctr_of(st)[C_LFREE] = lnext_of(st)[l, 0]
+    ctr_of(st)[C_LUSED] += 1
     for lane in range(SKIP_H):
-        st.lnext[l, lane] = -1
-    lv = st.levels[l]
+        lnext_of(st)[l, lane] = -1
+    lv = levels_of(st)[l]
     lv.head = -1
     lv.tail = -1
     lv.count = 0
@@ -49,11 +60,11 @@ def level_alloc_nb(st):
 
 @njit
 def level_free_nb(st, l):
-    st.levels[l].instrument = -1
-    st.levels[l].count = 0
-    st.lnext[l, 0] = st.ctr[C_LFREE]
-    st.ctr[C_LFREE] = l
-    st.ctr[C_LUSED] -= 1
+    levels_of(st)[l].instrument = -1
+    levels_of(st)[l].count = 0
+    lnext_of(st)[l, 0] = ctr_of(st)[C_LFREE]
+    ctr_of(st)[C_LFREE] = l
+    ctr_of(st)[C_LUSED] -= 1
 
 
 @njit
@@ -61,25 +72,25 @@ def init_instrument_nb(st, inst_id):
     """Give an instrument its four sentinel heads (caller ensures 4 free levels). O(1)."""
     for b in range(4):
         l = level_alloc_nb(st)
-        lv = st.levels[l]
+        lv = levels_of(st)[l]
         lv.sentinel = 1
         lv.height = 1
         lv.instrument = inst_id
         lv.bside = b
         lv.price = 0
-        st.inst[inst_id].hdr[b] = l
+        inst_of(st)[inst_id].hdr[b] = l
 
 
 @njit
 def level_find_nb(st, inst_id, bside, price):
     """Level of (instrument, side, price), or -1. Expected O(1)."""
-    return ht_find_nb(st.lv_k1, st.lv_k2, st.lv_v, inst_id * 4 + bside, price)
+    return ht_find_nb(lv_k1_of(st), lv_k2_of(st), lv_v_of(st), inst_id * 4 + bside, price)
 
 
 @njit
 def _random_height(st):
     # p = 1/4 per extra lane: two random bits per lane
-    x = xorshift_nb(st.ctr, C_RNG)
+    x = xorshift_nb(ctr_of(st), C_RNG)
     h = 1
     while h < SKIP_H and (x & 3) == 0:
         h += 1
@@ -90,34 +101,36 @@ def _random_height(st):
 @njit
 def level_insert_nb(st, inst_id, bside, price):
     """Create the level (instrument, side, price) in its skip list. O(log L) expected."""
-    hdr = st.inst[inst_id].hdr[bside]
+    hdr = inst_of(st)[inst_id].hdr[bside]
     k = lkey_nb(bside, price)
     h = _random_height(st)
-    top = st.levels[hdr].height
+    top = levels_of(st)[hdr].height
     if h > top:
         top = h
-    upd = st.upd
+    upd = upd_of(st)
     x = hdr
     for lane in range(top - 1, -1, -1):
         while True:
-            nx = st.lnext[x, lane]
-            if nx != -1 and lkey_nb(bside, st.levels[nx].price) < k:
+            nx = lnext_of(st)[x, lane]
+            if nx != -1 and lkey_nb(bside, levels_of(st)[nx].price) < k:
                 x = nx
             else:
                 break
         upd[lane] = x
-    if h > st.levels[hdr].height:
-        st.levels[hdr].height = h
+    if h > levels_of(st)[hdr].height:
+        levels_of(st)[hdr].height = h
     l = level_alloc_nb(st)
-    lv = st.levels[l]
+    lv = levels_of(st)[l]
     lv.price = price
     lv.instrument = inst_id
     lv.bside = bside
     lv.height = h
     for lane in range(h):
-        st.lnext[l, lane] = st.lnext[upd[lane], lane]
-        st.lnext[upd[lane], lane] = l
-    st.ctr[C_NLV] += ht_put_nb(st.lv_k1, st.lv_k2, st.lv_v, inst_id * 4 + bside, price, l)
+        lnext_of(st)[l, lane] = lnext_of(st)[upd[lane], lane]
+        lnext_of(st)[upd[lane], lane] = l
+    ctr_of(st)[C_NLV] += ht_put_nb(
+        lv_k1_of(st), lv_k2_of(st), lv_v_of(st), inst_id * 4 + bside, price, l
+    )
     return l
 
 
@@ -125,45 +138,47 @@ def level_insert_nb(st, inst_id, bside, price):
 def level_remove_nb(st, l):
     """Unlink an (empty) level from its skip list and free it. O(height) for the best level,
     O(log L) expected otherwise."""
-    lv = st.levels[l]
+    lv = levels_of(st)[l]
     inst_id = lv.instrument
     bside = lv.bside
-    hdr = st.inst[inst_id].hdr[bside]
+    hdr = inst_of(st)[inst_id].hdr[bside]
     h = lv.height
-    if st.lnext[hdr, 0] == l:
+    if lnext_of(st)[hdr, 0] == l:
         # the best level is first on every lane it is on
         for lane in range(h):
-            st.lnext[hdr, lane] = st.lnext[l, lane]
+            lnext_of(st)[hdr, lane] = lnext_of(st)[l, lane]
     else:
         k = lkey_nb(bside, lv.price)
         x = hdr
-        for lane in range(st.levels[hdr].height - 1, -1, -1):
+        for lane in range(levels_of(st)[hdr].height - 1, -1, -1):
             while True:
-                nx = st.lnext[x, lane]
-                if nx != -1 and nx != l and lkey_nb(bside, st.levels[nx].price) < k:
+                nx = lnext_of(st)[x, lane]
+                if nx != -1 and nx != l and lkey_nb(bside, levels_of(st)[nx].price) < k:
                     x = nx
                 else:
                     break
             if lane < h:
-                st.lnext[x, lane] = st.lnext[l, lane]
-    st.ctr[C_NLV] -= ht_del_nb(st.lv_k1, st.lv_k2, st.lv_v, inst_id * 4 + bside, lv.price)
+                lnext_of(st)[x, lane] = lnext_of(st)[l, lane]
+    ctr_of(st)[C_NLV] -= ht_del_nb(
+        lv_k1_of(st), lv_k2_of(st), lv_v_of(st), inst_id * 4 + bside, lv.price
+    )
     level_free_nb(st, l)
 
 
 @njit
 def best_level_nb(st, inst_id, bside):
     """Best level of a side, or -1. O(1)."""
-    return st.lnext[st.inst[inst_id].hdr[bside], 0]
+    return lnext_of(st)[inst_of(st)[inst_id].hdr[bside], 0]
 
 
 # --- order slots and FIFO queues -----------------------------------------------------------
 @njit
 def order_alloc_nb(st):
     """A free order slot (caller ensures one exists). O(1)."""
-    s = st.ctr[C_OFREE]
-    o = st.orders[s]
-    st.ctr[C_OFREE] = o.next
-    st.ctr[C_OUSED] += 1
+    s = ctr_of(st)[C_OFREE]
+    o = orders_of(st)[s]
+    ctr_of(st)[C_OFREE] = o.next
+    ctr_of(st)[C_OUSED] += 1
     o.live = 1
     o.prev = -1
     o.next = -1
@@ -174,25 +189,25 @@ def order_alloc_nb(st):
 
 @njit
 def order_free_nb(st, s):
-    o = st.orders[s]
+    o = orders_of(st)[s]
     o.live = 0
     o.level = -1
     o.prev = -1
-    o.next = st.ctr[C_OFREE]
-    st.ctr[C_OFREE] = s
-    st.ctr[C_OUSED] -= 1
+    o.next = ctr_of(st)[C_OFREE]
+    ctr_of(st)[C_OFREE] = s
+    ctr_of(st)[C_OUSED] -= 1
 
 
 @njit
 def order_append_nb(st, l, s):
     """Queue order s at the back of level l. O(1)."""
-    o = st.orders[s]
-    lv = st.levels[l]
+    o = orders_of(st)[s]
+    lv = levels_of(st)[l]
     o.level = l
     o.next = -1
     o.prev = lv.tail
     if lv.tail != -1:
-        st.orders[lv.tail].next = s
+        orders_of(st)[lv.tail].next = s
     else:
         lv.head = s
     lv.tail = s
@@ -203,15 +218,15 @@ def order_append_nb(st, l, s):
 @njit
 def order_unlink_nb(st, s):
     """Take order s out of its level's queue (the level itself stays). O(1)."""
-    o = st.orders[s]
+    o = orders_of(st)[s]
     l = o.level
-    lv = st.levels[l]
+    lv = levels_of(st)[l]
     if o.prev != -1:
-        st.orders[o.prev].next = o.next
+        orders_of(st)[o.prev].next = o.next
     else:
         lv.head = o.next
     if o.next != -1:
-        st.orders[o.next].prev = o.prev
+        orders_of(st)[o.next].prev = o.prev
     else:
         lv.tail = o.prev
     lv.count -= 1
@@ -226,7 +241,7 @@ def order_unlink_nb(st, s):
 def order_queue_nb(st, s, bside, price):
     """Queue order s at the back of (its instrument, bside, price), creating the level if
     needed; returns the level. O(1) for an existing level, O(log L) for a new one."""
-    o = st.orders[s]
+    o = orders_of(st)[s]
     l = level_find_nb(st, o.instrument, bside, price)
     if l == -1:
         l = level_insert_nb(st, o.instrument, bside, price)

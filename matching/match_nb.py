@@ -48,6 +48,19 @@ from matching.records import (
 )
 from matching.state import C_NCL, C_NOID, C_NSTOPS, C_SEQ, C_TDEAD
 from matching.tables_nb import ht1_del_nb, ht_del_nb
+from matching.view_nb import (
+    cl_k1_of,
+    cl_k2_of,
+    cl_v_of,
+    ctr_of,
+    inst_of,
+    levels_of,
+    lnext_of,
+    oid_k_of,
+    oid_v_of,
+    orders_of,
+    posv_of,
+)
 
 
 @njit
@@ -67,19 +80,21 @@ def red_of_nb(side, p):
 
 @njit
 def reducible_nb(st, s):
-    o = st.orders[s]
+    o = orders_of(st)[s]
     if o.pos < 0:
         return 0
-    return red_of_nb(o.side, st.posv[o.pos])
+    return red_of_nb(o.side, posv_of(st)[o.pos])
 
 
 @njit
 def drop_order_nb(st, s):
     """Forget a finished order: out of the id indexes, slot back to the pool. O(1)."""
-    o = st.orders[s]
-    st.ctr[C_NOID] -= ht1_del_nb(st.oid_k, st.oid_v, o.order_id)
+    o = orders_of(st)[s]
+    ctr_of(st)[C_NOID] -= ht1_del_nb(oid_k_of(st), oid_v_of(st), o.order_id)
     if o.client_order_id != 0:
-        st.ctr[C_NCL] -= ht_del_nb(st.cl_k1, st.cl_k2, st.cl_v, o.account, o.client_order_id)
+        ctr_of(st)[C_NCL] -= ht_del_nb(
+            cl_k1_of(st), cl_k2_of(st), cl_v_of(st), o.account, o.client_order_id
+        )
     order_free_nb(st, s)
 
 
@@ -87,14 +102,14 @@ def drop_order_nb(st, s):
 def cancel_queued_nb(ev, st, s, reason):
     """Cancel a queued order (book or stop queue): CANCELLED, unlink, drop. The level stays,
     possibly empty: the caller finishes it (``finish_level_nb``). Returns (ev, level)."""
-    o = st.orders[s]
+    o = orders_of(st)[s]
     ev = emit_cancel_nb(ev, st, s, o.leaves, 0, reason)
     bside = o.bside
     inst_id = o.instrument
     l = order_unlink_nb(st, s)
     if bside >= 2:
-        st.inst[inst_id].pending_stops -= 1
-        st.ctr[C_NSTOPS] -= 1
+        inst_of(st)[inst_id].pending_stops -= 1
+        ctr_of(st)[C_NSTOPS] -= 1
     drop_order_nb(st, s)
     return ev, l
 
@@ -102,7 +117,7 @@ def cancel_queued_nb(ev, st, s, reason):
 @njit
 def finish_level_nb(ev, st, l):
     """After a level changed: remove it if empty; LEVEL event for book sides."""
-    lv = st.levels[l]
+    lv = levels_of(st)[l]
     bside = lv.bside
     if lv.count == 0:
         inst_id = lv.instrument
@@ -125,20 +140,20 @@ def cancel_one_nb(ev, st, s, reason):
 @njit
 def refill_nb(st, m):
     """Iceberg: show the next tranche and go to the back of the level, time = this command."""
-    mo = st.orders[m]
+    mo = orders_of(st)[m]
     l = mo.level
     order_unlink_nb(st, m)
     mo.visible = mo.display if mo.display < mo.leaves else mo.leaves
-    mo.seq = st.ctr[C_SEQ]
+    mo.seq = ctr_of(st)[C_SEQ]
     order_append_nb(st, l, m)
 
 
 @njit
 def match_nb(ev, st, t, has_limit, limit):
     """Match taker slot t against the opposite side (rulebook 2.3). O(fills + levels swept)."""
-    to = st.orders[t]
+    to = orders_of(st)[t]
     inst_id = to.instrument
-    ins = st.inst[inst_id]
+    ins = inst_of(st)[inst_id]
     side = to.side
     opp = 1 if side == BUY else 0
     tkey = stp_key_nb(to)
@@ -146,7 +161,7 @@ def match_nb(ev, st, t, has_limit, limit):
         l = best_level_nb(st, inst_id, opp)
         if l == -1:
             break
-        lv = st.levels[l]
+        lv = levels_of(st)[l]
         px = lv.price
         if has_limit and ((side == BUY and px > limit) or (side == SELL and px < limit)):
             break
@@ -154,7 +169,7 @@ def match_nb(ev, st, t, has_limit, limit):
         stop = False
         while to.leaves > 0 and lv.count > 0:
             m = lv.head
-            mo = st.orders[m]
+            mo = orders_of(st)[m]
             if to.stp != 0 and stp_key_nb(mo) == tkey:
                 mode = to.stp
                 if mode != STP_CANCEL_TAKER:
@@ -162,7 +177,7 @@ def match_nb(ev, st, t, has_limit, limit):
                 if mode == STP_CANCEL_TAKER:
                     ev = emit_cancel_nb(ev, st, t, to.leaves, 0, CANCEL_STP)
                     to.leaves = 0
-                    st.ctr[C_TDEAD] = 1
+                    ctr_of(st)[C_TDEAD] = 1
                     stop = True
                 elif mode == STP_CANCEL_MAKER:
                     ev, _ = cancel_queued_nb(ev, st, m, CANCEL_STP)
@@ -170,7 +185,7 @@ def match_nb(ev, st, t, has_limit, limit):
                     ev, _ = cancel_queued_nb(ev, st, m, CANCEL_STP)
                     ev = emit_cancel_nb(ev, st, t, to.leaves, 0, CANCEL_STP)
                     to.leaves = 0
-                    st.ctr[C_TDEAD] = 1
+                    ctr_of(st)[C_TDEAD] = 1
                     stop = True
                 else:  # decrement and cancel: an overlap that shrinks both and prints nothing
                     q = to.leaves if to.leaves < mo.visible else mo.visible
@@ -204,11 +219,11 @@ def match_nb(ev, st, t, has_limit, limit):
             ins.last_price_ticks = px
             if to.pos >= 0:
                 if side == BUY:
-                    st.posv[to.pos] += q
-                    st.posv[mo.pos] -= q
+                    posv_of(st)[to.pos] += q
+                    posv_of(st)[mo.pos] -= q
                 else:
-                    st.posv[to.pos] -= q
-                    st.posv[mo.pos] += q
+                    posv_of(st)[to.pos] -= q
+                    posv_of(st)[mo.pos] += q
             to.leaves -= q
             mo.leaves -= q
             mo.visible -= q
@@ -253,12 +268,12 @@ def fok_ok_nb(st, inst_id, side, tkey, tstp, tpos, need, has_limit, limit):
     n = 0
     l = best_level_nb(st, inst_id, opp)
     while l != -1:
-        px = st.levels[l].price
+        px = levels_of(st)[l].price
         if has_limit and ((side == BUY and px > limit) or (side == SELL and px < limit)):
             break
-        m = st.levels[l].head
+        m = levels_of(st)[l].head
         while m != -1:
-            mo = st.orders[m]
+            mo = orders_of(st)[m]
             nxt = mo.next
             if tstp != 0 and stp_key_nb(mo) == tkey:
                 if tstp == STP_CANCEL_MAKER:
@@ -268,7 +283,7 @@ def fok_ok_nb(st, inst_id, side, tkey, tstp, tpos, need, has_limit, limit):
             avail = mo.leaves
             if (mo.flags & FLAG_REDUCE_ONLY) != 0:
                 k = _delta_at(pidx, pdel, n, mo.pos)
-                p = st.posv[mo.pos] + (pdel[k] if k >= 0 else 0)
+                p = posv_of(st)[mo.pos] + (pdel[k] if k >= 0 else 0)
                 red = red_of_nb(mo.side, p)
                 if red == 0:
                     m = nxt
@@ -302,7 +317,7 @@ def fok_ok_nb(st, inst_id, side, tkey, tstp, tpos, need, has_limit, limit):
                         n += 1
                     pdel[k] += sign * q
             m = nxt
-        l = st.lnext[l, 0]
+        l = lnext_of(st)[l, 0]
     return False
 
 
@@ -311,10 +326,10 @@ def market_limit_nb(st, inst_id, side):
     """(has_limit, limit) of a market order: the protection band around the best opposite."""
     opp = 1 if side == BUY else 0
     l = best_level_nb(st, inst_id, opp)
-    bps = st.inst[inst_id].market_band_bps
+    bps = inst_of(st)[inst_id].market_band_bps
     if l == -1 or bps == 0:
         return False, 0
-    best = st.levels[l].price
+    best = levels_of(st)[l].price
     d = best * bps // 10000
     if side == BUY:
         return True, best + d
@@ -324,14 +339,14 @@ def market_limit_nb(st, inst_id, side):
 @njit
 def run_taker_nb(ev, st, t):
     """Match slot t, then rest it, or cancel its remainder, or drop it if done (rulebook 2.3)."""
-    to = st.orders[t]
-    st.ctr[C_TDEAD] = 0
+    to = orders_of(st)[t]
+    ctr_of(st)[C_TDEAD] = 0
     if to.order_type == MARKET:
         has_limit, limit = market_limit_nb(st, to.instrument, to.side)
     else:
         has_limit, limit = True, to.price
     ev = match_nb(ev, st, t, has_limit, limit)
-    if st.ctr[C_TDEAD] == 1 or to.leaves == 0:
+    if ctr_of(st)[C_TDEAD] == 1 or to.leaves == 0:
         drop_order_nb(st, t)
         return ev
     if to.order_type == LIMIT:
@@ -341,7 +356,7 @@ def run_taker_nb(ev, st, t):
             drop_order_nb(st, t)
         else:
             to.visible = to.display if (to.display > 0 and to.display < to.leaves) else to.leaves
-            to.seq = st.ctr[C_SEQ]
+            to.seq = ctr_of(st)[C_SEQ]
             l = order_queue_nb(st, t, 0 if to.side == BUY else 1, to.price)
             ev = emit_level_nb(ev, st, l)
     else:
@@ -354,27 +369,27 @@ def run_taker_nb(ev, st, t):
 def trigger_stops_nb(ev, st, inst_id):
     """Trigger and run every stop the last trade price has reached (rulebook 2.4), one at a
     time in trigger-price then time order; each may trade and trigger more. O(triggered)."""
-    ins = st.inst[inst_id]
+    ins = inst_of(st)[inst_id]
     while ins.trade_count > 0:
         last = ins.last_price_ticks
         s = -1
         b = best_level_nb(st, inst_id, 2)
-        if b != -1 and st.levels[b].price <= last:
-            s = st.levels[b].head
+        if b != -1 and levels_of(st)[b].price <= last:
+            s = levels_of(st)[b].head
         else:
             b = best_level_nb(st, inst_id, 3)
-            if b != -1 and st.levels[b].price >= last:
-                s = st.levels[b].head
+            if b != -1 and levels_of(st)[b].price >= last:
+                s = levels_of(st)[b].head
         if s == -1:
             break
-        so = st.orders[s]
+        so = orders_of(st)[s]
         l = order_unlink_nb(st, s)
-        if st.levels[l].count == 0:
+        if levels_of(st)[l].count == 0:
             level_remove_nb(st, l)
         ins.pending_stops -= 1
-        st.ctr[C_NSTOPS] -= 1
+        ctr_of(st)[C_NSTOPS] -= 1
         ev = emit_order_nb(ev, st, EV_TRIGGERED, s, so.qty, so.leaves, 0, 0, last)
-        so.seq = st.ctr[C_SEQ]
+        so.seq = ctr_of(st)[C_SEQ]
         so.trigger = 0
         if so.order_type == STOP_MARKET:
             so.order_type = MARKET

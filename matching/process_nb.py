@@ -120,6 +120,26 @@ from matching.tables_nb import (
     ht_find_nb,
     ht_put_nb,
 )
+from matching.view_nb import (
+    cl_k1_of,
+    cl_k2_of,
+    cl_v_of,
+    ctr_of,
+    heap_id_of,
+    heap_t_of,
+    inst_of,
+    levels_of,
+    lnext_of,
+    lv_v_of,
+    oid_k_of,
+    oid_v_of,
+    orders_of,
+    pos_k1_of,
+    pos_k2_of,
+    pos_v_of,
+    posv_of,
+    state_ptr_nb,
+)
 
 STATUS_OK = 0
 NEED_CAPACITY = 1
@@ -129,24 +149,24 @@ VALUE_LIMIT = 1 << 62
 @njit
 def capacity_ok_nb(st):
     """True if every pool can absorb one more command (mirrors ``state.grow``). O(1)."""
-    c = st.ctr
+    c = ctr_of(st)
     stops = c[C_NSTOPS]
     return not (
         c[C_OFREE] == -1
-        or st.levels.shape[0] - c[C_LUSED] < stops + 8
-        or 2 * (c[C_NOID] + 2) > st.oid_v.shape[0]
-        or st.oid_v.shape[0] < 2 * st.orders.shape[0]
-        or 2 * (c[C_NCL] + 2) > st.cl_v.shape[0]
-        or 2 * (c[C_NLV] + stops + 4) > st.lv_v.shape[0]
-        or 2 * (c[C_NPOS] + 2) > st.pos_v.shape[0]
-        or c[C_NPOS] + 2 > st.posv.shape[0]
-        or c[C_NHEAP] + 2 > st.heap_t.shape[0]
+        or levels_of(st).shape[0] - c[C_LUSED] < stops + 8
+        or 2 * (c[C_NOID] + 2) > oid_v_of(st).shape[0]
+        or oid_v_of(st).shape[0] < 2 * orders_of(st).shape[0]
+        or 2 * (c[C_NCL] + 2) > cl_v_of(st).shape[0]
+        or 2 * (c[C_NLV] + stops + 4) > lv_v_of(st).shape[0]
+        or 2 * (c[C_NPOS] + 2) > pos_v_of(st).shape[0]
+        or c[C_NPOS] + 2 > posv_of(st).shape[0]
+        or c[C_NHEAP] + 2 > heap_t_of(st).shape[0]
     )
 
 
 @njit
 def _inst_ok(st, iid):
-    return 0 <= iid < st.inst.shape[0] and st.inst[iid].defined == 1
+    return 0 <= iid < inst_of(st).shape[0] and inst_of(st)[iid].defined == 1
 
 
 @njit
@@ -162,12 +182,12 @@ def _band_ok(ins, price):
 
 @njit
 def _position_index(st, acct, iid, create):
-    p = ht_find_nb(st.pos_k1, st.pos_k2, st.pos_v, acct, iid)
+    p = ht_find_nb(pos_k1_of(st), pos_k2_of(st), pos_v_of(st), acct, iid)
     if p == -1 and create:
-        p = st.ctr[C_NPOS]
-        ht_put_nb(st.pos_k1, st.pos_k2, st.pos_v, acct, iid, p)
-        st.posv[p] = 0
-        st.ctr[C_NPOS] += 1
+        p = ctr_of(st)[C_NPOS]
+        ht_put_nb(pos_k1_of(st), pos_k2_of(st), pos_v_of(st), acct, iid, p)
+        posv_of(st)[p] = 0
+        ctr_of(st)[C_NPOS] += 1
     return p
 
 
@@ -176,9 +196,9 @@ def _crosses_opposite(st, iid, side, price):
     """Would a limit at ``price`` take liquidity now? (post-only check). O(1)."""
     if side == BUY:
         l = best_level_nb(st, iid, 1)
-        return l != -1 and price >= st.levels[l].price
+        return l != -1 and price >= levels_of(st)[l].price
     l = best_level_nb(st, iid, 0)
-    return l != -1 and price <= st.levels[l].price
+    return l != -1 and price <= levels_of(st)[l].price
 
 
 @njit
@@ -202,7 +222,7 @@ def _new_reason(st, c):
         return INVALID_TIF
     if c.stp > 4:
         return INVALID_STP
-    ins = st.inst[iid]
+    ins = inst_of(st)[iid]
     if ins.halted:
         return INSTRUMENT_HALTED
     qty = c.qty_lots
@@ -240,16 +260,16 @@ def _new_reason(st, c):
         return INVALID_EXPIRY
     if is_limit and not _band_ok(ins, price):
         return OUTSIDE_PRICE_BAND
-    if st.ctr[C_MAXORD] > 0 and st.ctr[C_OUSED] >= st.ctr[C_MAXORD]:
+    if ctr_of(st)[C_MAXORD] > 0 and ctr_of(st)[C_OUSED] >= ctr_of(st)[C_MAXORD]:
         return CAPACITY_EXHAUSTED
-    if c.order_id != 0 and ht1_find_nb(st.oid_k, st.oid_v, c.order_id) != -1:
+    if c.order_id != 0 and ht1_find_nb(oid_k_of(st), oid_v_of(st), c.order_id) != -1:
         return DUPLICATE_ORDER_ID
     if c.client_order_id != 0:
-        if ht_find_nb(st.cl_k1, st.cl_k2, st.cl_v, c.account, c.client_order_id) != -1:
+        if ht_find_nb(cl_k1_of(st), cl_k2_of(st), cl_v_of(st), c.account, c.client_order_id) != -1:
             return DUPLICATE_CLIENT_ORDER_ID
     if c.flags & FLAG_REDUCE_ONLY:
         p = _position_index(st, c.account, iid, False)
-        pos = st.posv[p] if p >= 0 else 0
+        pos = posv_of(st)[p] if p >= 0 else 0
         ok = (pos < 0 and qty <= -pos) if side == BUY else (pos > 0 and qty <= pos)
         if not ok:
             return REDUCE_ONLY_WOULD_INCREASE
@@ -282,13 +302,13 @@ def new_order_nb(ev, st, c):
         return emit_reject_nb(ev, st, c, reason)
     oid = c.order_id
     if oid == 0:
-        oid = st.ctr[C_NEXT_OID]
-        while ht1_find_nb(st.oid_k, st.oid_v, oid) != -1:
+        oid = ctr_of(st)[C_NEXT_OID]
+        while ht1_find_nb(oid_k_of(st), oid_v_of(st), oid) != -1:
             oid += 1
-        st.ctr[C_NEXT_OID] = oid + 1
-    ins = st.inst[iid]
+        ctr_of(st)[C_NEXT_OID] = oid + 1
+    ins = inst_of(st)[iid]
     s = order_alloc_nb(st)
-    o = st.orders[s]
+    o = orders_of(st)[s]
     o.order_id = oid
     o.client_order_id = c.client_order_id
     o.price = c.price_ticks if (ot == LIMIT or ot == STOP_LIMIT) else 0
@@ -298,7 +318,7 @@ def new_order_nb(ev, st, c):
     o.visible = c.qty_lots
     o.display = c.display_lots
     o.expire = c.expire_ns if c.tif == GTD else 0
-    o.seq = st.ctr[C_SEQ]
+    o.seq = ctr_of(st)[C_SEQ]
     o.account = c.account
     o.instrument = iid
     o.stp_group = c.stp_group
@@ -307,18 +327,22 @@ def new_order_nb(ev, st, c):
     o.tif = c.tif
     o.flags = c.flags
     o.stp = c.stp
-    st.ctr[C_NOID] += ht1_put_nb(st.oid_k, st.oid_v, oid, s)
+    ctr_of(st)[C_NOID] += ht1_put_nb(oid_k_of(st), oid_v_of(st), oid, s)
     if c.client_order_id != 0:
-        st.ctr[C_NCL] += ht_put_nb(st.cl_k1, st.cl_k2, st.cl_v, c.account, c.client_order_id, s)
+        ctr_of(st)[C_NCL] += ht_put_nb(
+            cl_k1_of(st), cl_k2_of(st), cl_v_of(st), c.account, c.client_order_id, s
+        )
     if ins.kind != KIND_SPOT:
         o.pos = _position_index(st, c.account, iid, True)
     ev = emit_order_nb(ev, st, EV_ACCEPTED, s, o.qty, o.qty, 0, o.flags, o.trigger)
     if o.tif == GTD:
-        st.ctr[C_NHEAP] = heap_push_nb(st.heap_t, st.heap_id, st.ctr[C_NHEAP], o.expire, oid)
+        ctr_of(st)[C_NHEAP] = heap_push_nb(
+            heap_t_of(st), heap_id_of(st), ctr_of(st)[C_NHEAP], o.expire, oid
+        )
     if is_stop:
         order_queue_nb(st, s, 2 if o.side == BUY else 3, o.trigger)
         ins.pending_stops += 1
-        st.ctr[C_NSTOPS] += 1
+        ctr_of(st)[C_NSTOPS] += 1
         return ev
     ev = run_taker_nb(ev, st, s)
     return trigger_stops_nb(ev, st, iid)
@@ -329,12 +353,12 @@ def find_order_nb(st, c):
     """Slot of the command's order (by id, else by client id) if it belongs to the command's
     account, else -1. O(1)."""
     if c.order_id != 0:
-        s = ht1_find_nb(st.oid_k, st.oid_v, c.order_id)
+        s = ht1_find_nb(oid_k_of(st), oid_v_of(st), c.order_id)
     elif c.client_order_id != 0:
-        s = ht_find_nb(st.cl_k1, st.cl_k2, st.cl_v, c.account, c.client_order_id)
+        s = ht_find_nb(cl_k1_of(st), cl_k2_of(st), cl_v_of(st), c.account, c.client_order_id)
     else:
         return -1
-    if s != -1 and st.orders[s].account != c.account:
+    if s != -1 and orders_of(st)[s].account != c.account:
         return -1
     return s
 
@@ -352,8 +376,8 @@ def cancel_nb(ev, st, c):
 
 @njit
 def _amend_reason(st, c, s, new_price, new_qty):
-    o = st.orders[s]
-    ins = st.inst[o.instrument]
+    o = orders_of(st)[s]
+    ins = inst_of(st)[o.instrument]
     if ins.halted:
         return INSTRUMENT_HALTED
     if o.bside >= 2:
@@ -390,7 +414,7 @@ def amend_nb(ev, st, c):
     s = find_order_nb(st, c)
     if s == -1:
         return emit_reject_nb(ev, st, c, UNKNOWN_ORDER)
-    o = st.orders[s]
+    o = orders_of(st)[s]
     new_price = c.price_ticks if c.price_ticks != 0 else o.price
     new_qty = c.qty_lots if c.qty_lots != 0 else o.qty
     reason = _amend_reason(st, c, s, new_price, new_qty)
@@ -398,7 +422,7 @@ def amend_nb(ev, st, c):
         return emit_reject_nb(ev, st, c, reason)
     new_leaves = new_qty - (o.qty - o.leaves)
     l = o.level
-    lv = st.levels[l]
+    lv = levels_of(st)[l]
     if new_price == o.price and new_leaves <= o.leaves:
         before = lv.visible
         vis = o.visible if o.visible < new_leaves else new_leaves
@@ -416,7 +440,7 @@ def amend_nb(ev, st, c):
     ev = emit_order_nb(ev, st, EV_AMENDED, s, new_qty, new_leaves, 0, 0, 0)
     order_unlink_nb(st, s)
     ev = finish_level_nb(ev, st, l)
-    o.seq = st.ctr[C_SEQ]
+    o.seq = ctr_of(st)[C_SEQ]
     iid = o.instrument
     ev = run_taker_nb(ev, st, s)
     return trigger_stops_nb(ev, st, iid)
@@ -427,9 +451,9 @@ def sweep_cancel_nb(ev, st, iid, acct, side, day_only, reason):
     """Cancel every queued order matching the filters, in mass-cancel order (rulebook 5).
     Returns (ev, count). O(orders on the instruments scanned)."""
     count = 0
-    lo, hi = (0, st.inst.shape[0]) if iid == -1 else (iid, iid + 1)
+    lo, hi = (0, inst_of(st).shape[0]) if iid == -1 else (iid, iid + 1)
     for i in range(lo, hi):
-        if st.inst[i].defined == 0:
+        if inst_of(st)[i].defined == 0:
             continue
         for bside in range(4):
             oside = BUY if (bside == 0 or bside == 2) else SELL
@@ -437,12 +461,12 @@ def sweep_cancel_nb(ev, st, iid, acct, side, day_only, reason):
                 continue
             l = best_level_nb(st, i, bside)
             while l != -1:
-                nxt_level = st.lnext[l, 0]
+                nxt_level = lnext_of(st)[l, 0]
                 changed = False
-                s = st.levels[l].head
+                s = levels_of(st)[l].head
                 while s != -1:
-                    nxt = st.orders[s].next
-                    o = st.orders[s]
+                    nxt = orders_of(st)[s].next
+                    o = orders_of(st)[s]
                     if (acct == 0 or o.account == acct) and (not day_only or o.tif == DAY):
                         ev, _ = cancel_queued_nb(ev, st, s, reason)
                         count += 1
@@ -496,18 +520,18 @@ def mass_cancel_nb(ev, st, c):
 @njit
 def expire_nb(ev, st):
     """Rulebook 1.1: cancel every GTD order whose time has come, (expire_ns, order_id) order."""
-    saved = st.ctr[C_CKIND]
-    st.ctr[C_CKIND] = CMD_CLOCK
-    now = st.ctr[C_NOW]
-    while st.ctr[C_NHEAP] > 0 and st.heap_t[0] <= now:
-        t = st.heap_t[0]
-        oid = st.heap_id[0]
-        st.ctr[C_NHEAP] = heap_pop_nb(st.heap_t, st.heap_id, st.ctr[C_NHEAP])
-        s = ht1_find_nb(st.oid_k, st.oid_v, oid)
+    saved = ctr_of(st)[C_CKIND]
+    ctr_of(st)[C_CKIND] = CMD_CLOCK
+    now = ctr_of(st)[C_NOW]
+    while ctr_of(st)[C_NHEAP] > 0 and heap_t_of(st)[0] <= now:
+        t = heap_t_of(st)[0]
+        oid = heap_id_of(st)[0]
+        ctr_of(st)[C_NHEAP] = heap_pop_nb(heap_t_of(st), heap_id_of(st), ctr_of(st)[C_NHEAP])
+        s = ht1_find_nb(oid_k_of(st), oid_v_of(st), oid)
         # entries of cancelled orders stay in the heap until due; skip them here
-        if s != -1 and st.orders[s].tif == GTD and st.orders[s].expire == t:
+        if s != -1 and orders_of(st)[s].tif == GTD and orders_of(st)[s].expire == t:
             ev = cancel_one_nb(ev, st, s, CANCEL_EXPIRED)
-    st.ctr[C_CKIND] = saved
+    ctr_of(st)[C_CKIND] = saved
     return ev
 
 
@@ -530,7 +554,7 @@ def admin_nb(ev, st, c):
         return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
     if not _inst_ok(st, iid):
         return emit_reject_nb(ev, st, c, UNKNOWN_INSTRUMENT)
-    ins = st.inst[iid]
+    ins = inst_of(st)[iid]
     if k == CMD_HALT:
         ins.halted = 1
         return _status(ev, st, iid, STATUS_HALTED, 0)
@@ -541,7 +565,7 @@ def admin_nb(ev, st, c):
         if ins.kind == KIND_SPOT:
             return emit_reject_nb(ev, st, c, INVALID_COMBINATION)
         p = _position_index(st, c.account, iid, True)
-        st.posv[p] = c.qty_lots
+        posv_of(st)[p] = c.qty_lots
         return emit_nb(
             ev, st, EV_POSITION, 0, 0, 0, c.qty_lots, 0, c.account, iid, 0, 0, 0, 0, 0, 0
         )
@@ -555,19 +579,19 @@ def admin_nb(ev, st, c):
 @njit
 def process_nb(st, cmds, ev):
     """Run commands in order, appending events to ``ev`` from index 0 (reallocated when
-    full). Returns (status, commands done, ev); the event count is ``st.ctr[C_NEV]``.
+    full). Returns (status, commands done, ev); the event count is ``ctr_of(st)[C_NEV]``.
     O(sum of each command's cost); no allocation unless ``ev`` must grow."""
-    st.ctr[C_NEV] = 0
+    ctr_of(st)[C_NEV] = 0
     for i in range(cmds.shape[0]):
         if not capacity_ok_nb(st):
             return NEED_CAPACITY, i, ev
         c = cmds[i]
-        st.ctr[C_SEQ] = c.seq
-        st.ctr[C_TS] = c.ts_ns
-        st.ctr[C_CKIND] = c.kind
-        if c.ts_ns > st.ctr[C_NOW]:
-            st.ctr[C_NOW] = c.ts_ns
-        if st.ctr[C_NHEAP] > 0:
+        ctr_of(st)[C_SEQ] = c.seq
+        ctr_of(st)[C_TS] = c.ts_ns
+        ctr_of(st)[C_CKIND] = c.kind
+        if c.ts_ns > ctr_of(st)[C_NOW]:
+            ctr_of(st)[C_NOW] = c.ts_ns
+        if ctr_of(st)[C_NHEAP] > 0:
             ev = expire_nb(ev, st)
         k = c.kind
         if k == CMD_NEW:
@@ -585,3 +609,10 @@ def process_nb(st, cmds, ev):
         else:
             ev = emit_reject_nb(ev, st, c, INVALID_COMMAND)
     return STATUS_OK, cmds.shape[0], ev
+
+
+@njit
+def process_desc_nb(d, cmds, ev):
+    """``process_nb`` on the state the descriptor array ``d`` describes (one array to unbox
+    instead of forty integers: the cheapest call from Python)."""
+    return process_nb(state_ptr_nb(d), cmds, ev)

@@ -6,6 +6,17 @@ from matching._jit import njit
 from matching.levels_nb import best_level_nb
 from matching.state import C_OUSED
 from matching.tables_nb import ht_find_nb
+from matching.view_nb import (
+    ctr_of,
+    inst_of,
+    levels_of,
+    lnext_of,
+    orders_of,
+    pos_k1_of,
+    pos_k2_of,
+    pos_v_of,
+    posv_of,
+)
 
 
 @njit
@@ -15,12 +26,12 @@ def depth_nb(st, inst_id, bside, depth, out):
     n = 0
     l = best_level_nb(st, inst_id, bside)
     while l != -1 and n < depth:
-        lv = st.levels[l]
+        lv = levels_of(st)[l]
         out[n, 0] = lv.price
         out[n, 1] = lv.visible
         out[n, 2] = lv.count
         n += 1
-        l = st.lnext[l, 0]
+        l = lnext_of(st)[l, 0]
     return n
 
 
@@ -29,15 +40,15 @@ def dump_nb(st, out):
     """Every live order in canonical priority order (rulebook 8) into ``out`` (DUMP_DTYPE,
     at least ``ctr[C_OUSED]`` long). Returns the count. O(orders + levels)."""
     n = 0
-    for i in range(st.inst.shape[0]):
-        if st.inst[i].defined == 0:
+    for i in range(inst_of(st).shape[0]):
+        if inst_of(st)[i].defined == 0:
             continue
         for bside in range(4):
             l = best_level_nb(st, i, bside)
             while l != -1:
-                s = st.levels[l].head
+                s = levels_of(st)[l].head
                 while s != -1:
-                    o = st.orders[s]
+                    o = orders_of(st)[s]
                     d = out[n]
                     d.instrument = i
                     d.side = bside + 1
@@ -58,18 +69,18 @@ def dump_nb(st, out):
                     d.stp = o.stp
                     n += 1
                     s = o.next
-                l = st.lnext[l, 0]
+                l = lnext_of(st)[l, 0]
     return n
 
 
 @njit
 def live_orders_nb(st):
-    return st.ctr[C_OUSED]
+    return ctr_of(st)[C_OUSED]
 
 
 @njit
 def position_nb(st, account, inst_id):
-    p = ht_find_nb(st.pos_k1, st.pos_k2, st.pos_v, account, inst_id)
+    p = ht_find_nb(pos_k1_of(st), pos_k2_of(st), pos_v_of(st), account, inst_id)
     if p == -1:
         return 0
-    return st.posv[p]
+    return posv_of(st)[p]

@@ -120,6 +120,17 @@ class BookState(NamedTuple):
     upd: np.ndarray  # scratch: skip-list predecessors, one per lane
 
 
+def descriptor(st: BookState) -> np.ndarray:
+    """(address, first dimension) of every state array, in field order: what the borrowed
+    kernel entry (``borrow_nb``) rebuilds the state from. Rebuild after any reallocation."""
+    d = np.zeros(2 * len(st), dtype=np.int64)
+    for k, arr in enumerate(st):
+        assert arr.flags.c_contiguous, f"state array {st._fields[k]} must be C-contiguous"
+        d[2 * k] = arr.ctypes.data
+        d[2 * k + 1] = arr.shape[0]
+    return d
+
+
 def _pow2(n: int) -> int:
     p = 16
     while p < n:
