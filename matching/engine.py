@@ -45,7 +45,8 @@ def _init_instruments(st: BookState, ids: Iterable[int]) -> BookState:
     need = 4 * len(ids)
     if len(st.levels) - int(st.ctr[C_LUSED]) < need + 8:
         st = grow(st, rehash_nb, need + int(st.ctr[C_NSTOPS]))
-    sp = StatePtr(*descriptor(st).tolist())
+    desc = descriptor(st)
+    sp = StatePtr(int(desc.ctypes.data))
     for i in ids:
         init_instrument_nb(sp, i)
     return st
@@ -79,7 +80,7 @@ class Engine(EngineBase):
         # the descriptor holds raw addresses: it must be rebuilt whenever an array changes
         self._st = st
         self._desc = descriptor(st)
-        self._sp = StatePtr(*self._desc.tolist())
+        self._sp = StatePtr(int(self._desc.ctypes.data))
 
     # --- instruments -----------------------------------------------------------------------
     def add_instrument(self, inst: Instrument) -> None:

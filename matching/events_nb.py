@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching._jit import njit
+from matching._jit import njit, njit_inline
 from matching.records import (
     EV_CANCELLED,
     EV_FILL,
@@ -29,7 +29,7 @@ def ev_grow_nb(ev):
     return out
 
 
-@njit
+@njit_inline
 def ev_next_nb(ev, st):
     """Reserve the next event slot: returns (buffer, index). Amortised O(1)."""
     n = ctr_of(st)[C_NEV]
@@ -39,7 +39,7 @@ def ev_next_nb(ev, st):
     return ev, n
 
 
-@njit
+@njit_inline
 def emit_nb(
     ev,
     st,
@@ -85,7 +85,7 @@ def emit_nb(
     return ev
 
 
-@njit
+@njit_inline
 def emit_order_nb(ev, st, kind, s, qty, leaves, reason, flags, aux):
     """An event about order slot s (accepted, cancelled, amended, triggered)."""
     o = orders_of(st)[s]
@@ -109,13 +109,13 @@ def emit_order_nb(ev, st, kind, s, qty, leaves, reason, flags, aux):
     )
 
 
-@njit
+@njit_inline
 def emit_cancel_nb(ev, st, s, qty, leaves, reason):
     """CANCELLED for order slot s: ``qty`` cancelled, ``leaves`` left after."""
     return emit_order_nb(ev, st, EV_CANCELLED, s, qty, leaves, reason, 0, 0)
 
 
-@njit
+@njit_inline
 def emit_level_nb(ev, st, l):
     """LEVEL for book level l: its visible total and order count now."""
     lv = levels_of(st)[l]
@@ -140,14 +140,14 @@ def emit_level_nb(ev, st, l):
     )
 
 
-@njit
+@njit_inline
 def emit_level_gone_nb(ev, st, inst_id, bside, price):
     """LEVEL for a level that just emptied (qty 0, count 0)."""
     side = 1 if bside == 0 else 2
     return emit_nb(ev, st, EV_LEVEL, 0, 0, price, 0, 0, 0, inst_id, side, 0, 0, 0, 0, 0)
 
 
-@njit
+@njit_inline
 def emit_fill_nb(ev, st, t, m, price, q, trade_id, flags):
     """FILL: taker slot t against maker slot m (after both were updated)."""
     ev, i = ev_next_nb(ev, st)
@@ -178,7 +178,7 @@ def emit_fill_nb(ev, st, t, m, price, q, trade_id, flags):
     return ev
 
 
-@njit
+@njit_inline
 def emit_reject_nb(ev, st, cmd, reason):
     """REJECTED for a command: its identifying fields copied, the reason set."""
     return emit_nb(

@@ -10,7 +10,7 @@ Orders in a level are a doubly linked list (``prev``/``next``): append, unlink O
 
 from __future__ import annotations
 
-from matching._jit import njit
+from matching._jit import njit, njit_inline
 from matching.state import (
     C_LFREE,
     C_LUSED,
@@ -34,7 +34,7 @@ from matching.view_nb import (
 )
 
 
-@njit
+@njit_inline
 def lkey_nb(bside, price):
     """Skip-list key: ascending key = better level first on every side."""
     if bside == 1 or bside == 2:
@@ -42,7 +42,7 @@ def lkey_nb(bside, price):
     return -price
 
 
-@njit
+@njit_inline
 def level_alloc_nb(st):
     l = ctr_of(st)[C_LFREE]
     ctr_of(st)[C_LFREE] = lnext_of(st)[l, 0]
@@ -58,7 +58,7 @@ def level_alloc_nb(st):
     return l
 
 
-@njit
+@njit_inline
 def level_free_nb(st, l):
     levels_of(st)[l].instrument = -1
     levels_of(st)[l].count = 0
@@ -81,13 +81,13 @@ def init_instrument_nb(st, inst_id):
         inst_of(st)[inst_id].hdr[b] = l
 
 
-@njit
+@njit_inline
 def level_find_nb(st, inst_id, bside, price):
     """Level of (instrument, side, price), or -1. Expected O(1)."""
     return ht_find_nb(lv_k1_of(st), lv_k2_of(st), lv_v_of(st), inst_id * 4 + bside, price)
 
 
-@njit
+@njit_inline
 def _random_height(st):
     # p = 1/4 per extra lane: two random bits per lane
     x = xorshift_nb(ctr_of(st), C_RNG)
@@ -165,14 +165,14 @@ def level_remove_nb(st, l):
     level_free_nb(st, l)
 
 
-@njit
+@njit_inline
 def best_level_nb(st, inst_id, bside):
     """Best level of a side, or -1. O(1)."""
     return lnext_of(st)[inst_of(st)[inst_id].hdr[bside], 0]
 
 
 # --- order slots and FIFO queues -----------------------------------------------------------
-@njit
+@njit_inline
 def order_alloc_nb(st):
     """A free order slot (caller ensures one exists). O(1)."""
     s = ctr_of(st)[C_OFREE]
@@ -187,7 +187,7 @@ def order_alloc_nb(st):
     return s
 
 
-@njit
+@njit_inline
 def order_free_nb(st, s):
     o = orders_of(st)[s]
     o.live = 0
@@ -198,7 +198,7 @@ def order_free_nb(st, s):
     ctr_of(st)[C_OUSED] -= 1
 
 
-@njit
+@njit_inline
 def order_append_nb(st, l, s):
     """Queue order s at the back of level l. O(1)."""
     o = orders_of(st)[s]
@@ -215,7 +215,7 @@ def order_append_nb(st, l, s):
     lv.visible += o.visible
 
 
-@njit
+@njit_inline
 def order_unlink_nb(st, s):
     """Take order s out of its level's queue (the level itself stays). O(1)."""
     o = orders_of(st)[s]

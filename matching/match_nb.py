@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching._jit import njit
+from matching._jit import njit, njit_inline
 from matching.events_nb import (
     emit_cancel_nb,
     emit_fill_nb,
@@ -63,14 +63,14 @@ from matching.view_nb import (
 )
 
 
-@njit
+@njit_inline
 def stp_key_nb(o):
     if o.stp_group != 0:
         return o.stp_group
     return o.account
 
 
-@njit
+@njit_inline
 def red_of_nb(side, p):
     """How much an order of ``side`` may trade and still only reduce position ``p``."""
     if side == SELL:
@@ -78,7 +78,7 @@ def red_of_nb(side, p):
     return -p if p < 0 else 0
 
 
-@njit
+@njit_inline
 def reducible_nb(st, s):
     o = orders_of(st)[s]
     if o.pos < 0:
@@ -86,7 +86,7 @@ def reducible_nb(st, s):
     return red_of_nb(o.side, posv_of(st)[o.pos])
 
 
-@njit
+@njit_inline
 def drop_order_nb(st, s):
     """Forget a finished order: out of the id indexes, slot back to the pool. O(1)."""
     o = orders_of(st)[s]
@@ -98,7 +98,7 @@ def drop_order_nb(st, s):
     order_free_nb(st, s)
 
 
-@njit
+@njit_inline
 def cancel_queued_nb(ev, st, s, reason):
     """Cancel a queued order (book or stop queue): CANCELLED, unlink, drop. The level stays,
     possibly empty: the caller finishes it (``finish_level_nb``). Returns (ev, level)."""
@@ -114,7 +114,7 @@ def cancel_queued_nb(ev, st, s, reason):
     return ev, l
 
 
-@njit
+@njit_inline
 def finish_level_nb(ev, st, l):
     """After a level changed: remove it if empty; LEVEL event for book sides."""
     lv = levels_of(st)[l]
@@ -130,14 +130,14 @@ def finish_level_nb(ev, st, l):
     return ev
 
 
-@njit
+@njit_inline
 def cancel_one_nb(ev, st, s, reason):
     """Cancel one queued order and finish its level. O(1), O(log L) if the level empties."""
     ev, l = cancel_queued_nb(ev, st, s, reason)
     return finish_level_nb(ev, st, l)
 
 
-@njit
+@njit_inline
 def refill_nb(st, m):
     """Iceberg: show the next tranche and go to the back of the level, time = this command."""
     mo = orders_of(st)[m]
@@ -321,7 +321,7 @@ def fok_ok_nb(st, inst_id, side, tkey, tstp, tpos, need, has_limit, limit):
     return False
 
 
-@njit
+@njit_inline
 def market_limit_nb(st, inst_id, side):
     """(has_limit, limit) of a market order: the protection band around the best opposite."""
     opp = 1 if side == BUY else 0

@@ -8,7 +8,7 @@ grows the state and resumes there. So a command is applied whole or not at all.
 
 from __future__ import annotations
 
-from matching._jit import njit
+from matching._jit import njit, njit_inline
 from matching.events_nb import emit_nb, emit_order_nb, emit_reject_nb
 from matching.levels_nb import best_level_nb, order_alloc_nb, order_queue_nb, order_unlink_nb
 from matching.match_nb import (
@@ -121,6 +121,7 @@ from matching.tables_nb import (
     ht_put_nb,
 )
 from matching.view_nb import (
+    borrow_nb,
     cl_k1_of,
     cl_k2_of,
     cl_v_of,
@@ -146,7 +147,7 @@ NEED_CAPACITY = 1
 VALUE_LIMIT = 1 << 62
 
 
-@njit
+@njit_inline
 def capacity_ok_nb(st):
     """True if every pool can absorb one more command (mirrors ``state.grow``). O(1)."""
     c = ctr_of(st)
@@ -164,12 +165,12 @@ def capacity_ok_nb(st):
     )
 
 
-@njit
+@njit_inline
 def _inst_ok(st, iid):
     return 0 <= iid < inst_of(st).shape[0] and inst_of(st)[iid].defined == 1
 
 
-@njit
+@njit_inline
 def _band_ok(ins, price):
     if ins.band_bps <= 0:
         return True
@@ -180,7 +181,7 @@ def _band_ok(ins, price):
     return r - b <= price <= r + b
 
 
-@njit
+@njit_inline
 def _position_index(st, acct, iid, create):
     p = ht_find_nb(pos_k1_of(st), pos_k2_of(st), pos_v_of(st), acct, iid)
     if p == -1 and create:
@@ -191,7 +192,7 @@ def _position_index(st, acct, iid, create):
     return p
 
 
-@njit
+@njit_inline
 def _crosses_opposite(st, iid, side, price):
     """Would a limit at ``price`` take liquidity now? (post-only check). O(1)."""
     if side == BUY:
@@ -348,7 +349,7 @@ def new_order_nb(ev, st, c):
     return trigger_stops_nb(ev, st, iid)
 
 
-@njit
+@njit_inline
 def find_order_nb(st, c):
     """Slot of the command's order (by id, else by client id) if it belongs to the command's
     account, else -1. O(1)."""
@@ -613,6 +614,13 @@ def process_nb(st, cmds, ev):
 
 @njit
 def process_desc_nb(d, cmds, ev):
-    """``process_nb`` on the state the descriptor array ``d`` describes (one array to unbox
-    instead of forty integers: the cheapest call from Python)."""
-    return process_nb(state_ptr_nb(d), cmds, ev)
+    """``process_nb`` on the state the descriptor array ``d`` describes.
+
+    The kernels work on borrowed views of ``cmds`` and ``ev`` (no reference counting: see
+    view_nb). If the event buffer had to grow, the new buffer (owned by numba's runtime) is
+    returned; otherwise the caller's own ``ev`` object is."""
+    evb = borrow_nb(ev)
+    status, done, out = process_nb(state_ptr_nb(d), borrow_nb(cmds), evb)
+    if out.ctypes.data == ev.ctypes.data:
+        return status, done, ev
+    return status, done, out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching._jit import njit
+from matching._jit import njit, njit_inline
 
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
@@ -20,7 +20,7 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 
 
-@njit
+@njit_inline
 def hash2_nb(a, b, mask):
     """splitmix64 finaliser over (a, b); returns a slot index in [0, mask]. O(1)."""
     x = np.uint64(a) * _M1 + np.uint64(b)
@@ -30,7 +30,7 @@ def hash2_nb(a, b, mask):
     return np.int64(x & np.uint64(mask))
 
 
-@njit
+@njit_inline
 def ht_find_nb(k1, k2, v, a, b):
     """Value stored under (a, b), or -1. Expected O(1)."""
     mask = v.shape[0] - 1
@@ -43,7 +43,7 @@ def ht_find_nb(k1, k2, v, a, b):
         i = (i + 1) & mask
 
 
-@njit
+@njit_inline
 def ht_put_nb(k1, k2, v, a, b, val):
     """Insert or overwrite (a, b) -> val; returns 1 if a new entry was made. Expected O(1)."""
     mask = v.shape[0] - 1
@@ -92,7 +92,7 @@ def ht_del_nb(k1, k2, v, a, b):
     return 1
 
 
-@njit
+@njit_inline
 def ht1_find_nb(k, v, a):
     """One-key table lookup (order ids). Expected O(1)."""
     mask = v.shape[0] - 1
@@ -105,7 +105,7 @@ def ht1_find_nb(k, v, a):
         i = (i + 1) & mask
 
 
-@njit
+@njit_inline
 def ht1_put_nb(k, v, a, val):
     mask = v.shape[0] - 1
     i = hash2_nb(a, 0, mask)
@@ -150,7 +150,7 @@ def ht1_del_nb(k, v, a):
 
 
 # --- expiry heap: min-heap on (expire_ns, order_id) ----------------------------------------
-@njit
+@njit_inline
 def _heap_less(ht, hid, i, j):
     return ht[i] < ht[j] or (ht[i] == ht[j] and hid[i] < hid[j])
 
@@ -195,7 +195,7 @@ def heap_pop_nb(ht, hid, n):
     return n
 
 
-@njit
+@njit_inline
 def xorshift_nb(ctr, idx):
     """Next value of the xorshift64 generator kept in ctr[idx] (deterministic). O(1)."""
     x = np.uint64(ctr[idx])
