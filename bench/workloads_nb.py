@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from matching._jit import njit
-from matching.process_nb import NEED_CAPACITY, process_nb
+from matching.process_nb import STATUS_OK, process_nb
 from matching.records import (
     BUY,
     CMD_AMEND,
@@ -43,7 +43,7 @@ from matching.records import (
     SELL,
 )
 from matching.state import C_NEV, C_NLV, C_OUSED
-from matching.view_nb import ctr_of, inst_of, levels_of, lnext_of
+from matching.view_nb import ctr_of, events_of, inst_of, levels_of, lnext_of
 
 
 def _guard_cache() -> None:
@@ -228,11 +228,20 @@ def replay_stats_nb(st, cmds, ev, start, n_prefill, g, live_ids, live_pos, o_sid
     """Run ``cmds[start:]`` one command at a time, collecting the statistics of
     ``after_command_nb`` (the live set is not tracked). Returns (status, i, ev)."""
     for i in range(start, cmds.shape[0]):
-        status, _done, ev = process_nb(st, cmds[i : i + 1], ev)
-        if status == NEED_CAPACITY:
+        ctr_of(st)[C_NEV] = 0
+        status, _done = process_nb(st, cmds[i : i + 1])
+        if status != STATUS_OK:
             return ST_NEED_CAPACITY, i, ev
         after_command_nb(
-            ctr_of(st), ev, ctr_of(st)[C_NEV], i >= n_prefill, False, g, live_ids, live_pos, o_side
+            ctr_of(st),
+            events_of(st),
+            ctr_of(st)[C_NEV],
+            i >= n_prefill,
+            False,
+            g,
+            live_ids,
+            live_pos,
+            o_side,
         )
     return ST_DONE, cmds.shape[0], ev
 
@@ -417,10 +426,19 @@ def exchange_core_nb(
                 o_side,
                 o_price,
             )
-        status, _done, ev = process_nb(st, cmds[i : i + 1], ev)
-        if status == NEED_CAPACITY:
+        ctr_of(st)[C_NEV] = 0
+        status, _done = process_nb(st, cmds[i : i + 1])
+        if status != STATUS_OK:
             return ST_NEED_CAPACITY, i, ev
         after_command_nb(
-            ctr_of(st), ev, ctr_of(st)[C_NEV], i >= n_prefill, True, g, live_ids, live_pos, o_side
+            ctr_of(st),
+            events_of(st),
+            ctr_of(st)[C_NEV],
+            i >= n_prefill,
+            True,
+            g,
+            live_ids,
+            live_pos,
+            o_side,
         )
     return ST_DONE, cmds.shape[0], ev

@@ -19,11 +19,12 @@ from matching.api import BookView, EngineBase, Level
 from matching.engine_check import check_state
 from matching.instruments import Instrument, fill_row, instrument_table
 from matching.levels_nb import init_instrument_nb
-from matching.process_nb import NEED_CAPACITY, process_desc_nb
+from matching.process_nb import NEED_CAPACITY, STATUS_OK, process_desc_nb
 from matching.query_nb import depth_nb, dump_nb, position_nb
 from matching.records import COMMAND_DTYPE, DUMP_DTYPE, EVENT_DTYPE, INSTRUMENT_DTYPE
 from matching.state import (
     C_LUSED,
+    C_NEED,
     C_NEV,
     C_NSTOPS,
     C_OUSED,
@@ -34,10 +35,6 @@ from matching.state import (
 )
 from matching.tables_nb import rehash_nb
 from matching.view_nb import StatePtr
-
-
-def _addr(a: np.ndarray) -> int:
-    return int(a.ctypes.data)
 
 
 def _init_instruments(st: BookState, ids: Iterable[int]) -> BookState:
@@ -101,33 +98,40 @@ class Engine(EngineBase):
 
     # --- processing ------------------------------------------------------------------------
     def process_into(self, commands: np.ndarray, events: np.ndarray) -> tuple[int, np.ndarray]:
-        """Run stamped commands; events go to ``events`` (or a larger buffer that replaces it,
-        returned). Returns (number of events, buffer). O(batch), one kernel call unless the
-        state must grow."""
+        """Run stamped commands; events go to ``events`` from index 0, or to a larger buffer
+        that replaces it when the batch needs more room (returned). Returns (number of events,
+        buffer). One kernel call per batch unless the state or the buffer must grow.
+
+        Growth is cheap in memory: buffers come from ``np.zeros``, whose pages the OS maps
+        only when written, so reserving a deep book's worst case costs address space only."""
         if commands.dtype != COMMAND_DTYPE:
             raise TypeError(f"commands must be COMMAND_DTYPE records, not {commands.dtype}")
-        done = 0
-        total = 0
+        if events.dtype != EVENT_DTYPE or not events.flags.c_contiguous:
+            raise TypeError("events must be a contiguous EVENT_DTYPE array")
+        ctr = self._st.ctr
+        ctr[C_NEV] = 0
         out = events
-        n = len(commands)
+        self._point_events(out)
+        done = 0
         while True:
-            view = out[total:]
-            status, k, buf = process_desc_nb(self._desc, commands[done:], view)
-            written = int(self._st.ctr[C_NEV])
-            if _addr(buf) != _addr(view) and written > 0:
-                # the kernel outgrew the buffer: keep what it wrote in a larger one
-                grown = np.zeros(max(2 * len(out), total + len(buf)), dtype=EVENT_DTYPE)
-                grown[:total] = out[:total]
-                grown[total : total + written] = buf[:written]
-                out = grown
-            total += written
+            status, k = process_desc_nb(self._desc, commands[done:])
             done += int(k)
-            if status != NEED_CAPACITY or done >= n:
+            if status == STATUS_OK:
                 break
-            self._set_state(grow(self._st, rehash_nb, int(self._st.ctr[C_NSTOPS])))
-            if total >= len(out):
-                out = np.concatenate([out, np.zeros(len(out), dtype=EVENT_DTYPE)])
-        return total, out
+            if status == NEED_CAPACITY:
+                self._set_state(grow(self._st, rehash_nb, int(ctr[C_NSTOPS])))
+            else:  # NEED_EVENTS: keep what was written, in a buffer that fits the next command
+                n = int(ctr[C_NEV])
+                bigger = np.zeros(max(2 * len(out), int(ctr[C_NEED]), 1024), dtype=EVENT_DTYPE)
+                bigger[:n] = out[:n]
+                out = bigger
+            self._point_events(out)
+        return int(ctr[C_NEV]), out
+
+    def _point_events(self, buf: np.ndarray) -> None:
+        # the descriptor's last pair names the event buffer of the current call
+        self._desc[-2] = buf.ctypes.data
+        self._desc[-1] = len(buf)
 
     def process(self, commands: np.ndarray) -> np.ndarray:
         """Stamp unstamped commands (a copy), run them, return the events as a new array."""

@@ -1,47 +1,35 @@
-"""Numba kernels that append event records to the caller's buffer.
+"""Numba kernels that append event records to the event buffer the descriptor names.
 
 Every emitter writes every field of its record (buffers are reused, so nothing may be left from
-an earlier batch) and returns the buffer, which is reallocated twice as large when full: a sweep
-through a deep book can emit any number of events, and the kernel must never fail for lack of
-room. The caller keeps whatever buffer comes back.
+an earlier batch). There is always room: before each command the kernel reserves that
+command's worst case (``process_nb.events_needed_nb``) and stops before the command if the buffer
+cannot hold it, so the Python wrapper can grow the buffer and resume.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from matching._jit import njit, njit_inline
+from matching._jit import njit_inline
 from matching.records import (
     EV_CANCELLED,
     EV_FILL,
     EV_LEVEL,
     EV_REJECTED,
-    EVENT_DTYPE,
 )
 from matching.state import C_CKIND, C_NEV, C_SEQ, C_TS
-from matching.view_nb import ctr_of, levels_of, orders_of
-
-
-@njit
-def ev_grow_nb(ev):
-    out = np.zeros(max(2 * ev.shape[0], 1024), dtype=EVENT_DTYPE)
-    out[: ev.shape[0]] = ev
-    return out
+from matching.view_nb import ctr_of, events_of, levels_of, orders_of
 
 
 @njit_inline
-def ev_next_nb(ev, st):
-    """Reserve the next event slot: returns (buffer, index). Amortised O(1)."""
+def ev_next_nb(st):
+    """Index of the next event slot. The command's reservation (``events_needed_nb``) made
+    sure it exists. O(1)."""
     n = ctr_of(st)[C_NEV]
-    if n >= ev.shape[0]:
-        ev = ev_grow_nb(ev)
     ctr_of(st)[C_NEV] = n + 1
-    return ev, n
+    return n
 
 
 @njit_inline
 def emit_nb(
-    ev,
     st,
     kind,
     order_id,
@@ -59,8 +47,7 @@ def emit_nb(
     aux,
 ):
     """Append one non-fill event with the current command's seq, ts and kind."""
-    ev, i = ev_next_nb(ev, st)
-    e = ev[i]
+    e = events_of(st)[ev_next_nb(st)]
     e.seq = ctr_of(st)[C_SEQ]
     e.ts_ns = ctr_of(st)[C_TS]
     e.order_id = order_id
@@ -82,15 +69,14 @@ def emit_nb(
     e.tif = tif
     e.cmd_kind = ctr_of(st)[C_CKIND]
     e.flags = flags
-    return ev
+    return
 
 
 @njit_inline
-def emit_order_nb(ev, st, kind, s, qty, leaves, reason, flags, aux):
+def emit_order_nb(st, kind, s, qty, leaves, reason, flags, aux):
     """An event about order slot s (accepted, cancelled, amended, triggered)."""
     o = orders_of(st)[s]
-    return emit_nb(
-        ev,
+    emit_nb(
         st,
         kind,
         o.order_id,
@@ -110,18 +96,18 @@ def emit_order_nb(ev, st, kind, s, qty, leaves, reason, flags, aux):
 
 
 @njit_inline
-def emit_cancel_nb(ev, st, s, qty, leaves, reason):
+def emit_cancel_nb(st, s, qty, leaves, reason):
     """CANCELLED for order slot s: ``qty`` cancelled, ``leaves`` left after."""
-    return emit_order_nb(ev, st, EV_CANCELLED, s, qty, leaves, reason, 0, 0)
+    emit_order_nb(st, EV_CANCELLED, s, qty, leaves, reason, 0, 0)
+    return
 
 
 @njit_inline
-def emit_level_nb(ev, st, l):
+def emit_level_nb(st, l):
     """LEVEL for book level l: its visible total and order count now."""
     lv = levels_of(st)[l]
     side = 1 if lv.bside == 0 else 2
-    return emit_nb(
-        ev,
+    emit_nb(
         st,
         EV_LEVEL,
         0,
@@ -141,19 +127,19 @@ def emit_level_nb(ev, st, l):
 
 
 @njit_inline
-def emit_level_gone_nb(ev, st, inst_id, bside, price):
+def emit_level_gone_nb(st, inst_id, bside, price):
     """LEVEL for a level that just emptied (qty 0, count 0)."""
     side = 1 if bside == 0 else 2
-    return emit_nb(ev, st, EV_LEVEL, 0, 0, price, 0, 0, 0, inst_id, side, 0, 0, 0, 0, 0)
+    emit_nb(st, EV_LEVEL, 0, 0, price, 0, 0, 0, inst_id, side, 0, 0, 0, 0, 0)
+    return
 
 
 @njit_inline
-def emit_fill_nb(ev, st, t, m, price, q, trade_id, flags):
+def emit_fill_nb(st, t, m, price, q, trade_id, flags):
     """FILL: taker slot t against maker slot m (after both were updated)."""
-    ev, i = ev_next_nb(ev, st)
     to = orders_of(st)[t]
     mo = orders_of(st)[m]
-    e = ev[i]
+    e = events_of(st)[ev_next_nb(st)]
     e.seq = ctr_of(st)[C_SEQ]
     e.ts_ns = ctr_of(st)[C_TS]
     e.order_id = to.order_id
@@ -175,14 +161,13 @@ def emit_fill_nb(ev, st, t, m, price, q, trade_id, flags):
     e.tif = to.tif
     e.cmd_kind = ctr_of(st)[C_CKIND]
     e.flags = flags
-    return ev
+    return
 
 
 @njit_inline
-def emit_reject_nb(ev, st, cmd, reason):
+def emit_reject_nb(st, cmd, reason):
     """REJECTED for a command: its identifying fields copied, the reason set."""
-    return emit_nb(
-        ev,
+    emit_nb(
         st,
         EV_REJECTED,
         cmd.order_id,

@@ -213,6 +213,11 @@ def order_append_nb(st, l, s):
     lv.tail = s
     lv.count += 1
     lv.visible += o.visible
+    if o.bside < 2:
+        # per-instrument totals that bound a sweep's events (process_nb.events_needed_nb)
+        ins = inst_of(st)[o.instrument]
+        ins.resting += 1
+        ins.ice_hidden += o.leaves - o.visible
 
 
 @njit_inline
@@ -231,6 +236,10 @@ def order_unlink_nb(st, s):
         lv.tail = o.prev
     lv.count -= 1
     lv.visible -= o.visible
+    if o.bside < 2:
+        ins = inst_of(st)[o.instrument]
+        ins.resting -= 1
+        ins.ice_hidden -= o.leaves - o.visible
     o.prev = -1
     o.next = -1
     o.level = -1

@@ -99,11 +99,11 @@ def drop_order_nb(st, s):
 
 
 @njit_inline
-def cancel_queued_nb(ev, st, s, reason):
+def cancel_queued_nb(st, s, reason):
     """Cancel a queued order (book or stop queue): CANCELLED, unlink, drop. The level stays,
     possibly empty: the caller finishes it (``finish_level_nb``). Returns (ev, level)."""
     o = orders_of(st)[s]
-    ev = emit_cancel_nb(ev, st, s, o.leaves, 0, reason)
+    emit_cancel_nb(st, s, o.leaves, 0, reason)
     bside = o.bside
     inst_id = o.instrument
     l = order_unlink_nb(st, s)
@@ -111,11 +111,11 @@ def cancel_queued_nb(ev, st, s, reason):
         inst_of(st)[inst_id].pending_stops -= 1
         ctr_of(st)[C_NSTOPS] -= 1
     drop_order_nb(st, s)
-    return ev, l
+    return l
 
 
 @njit_inline
-def finish_level_nb(ev, st, l):
+def finish_level_nb(st, l):
     """After a level changed: remove it if empty; LEVEL event for book sides."""
     lv = levels_of(st)[l]
     bside = lv.bside
@@ -124,17 +124,18 @@ def finish_level_nb(ev, st, l):
         price = lv.price
         level_remove_nb(st, l)
         if bside < 2:
-            ev = emit_level_gone_nb(ev, st, inst_id, bside, price)
+            emit_level_gone_nb(st, inst_id, bside, price)
     elif bside < 2:
-        ev = emit_level_nb(ev, st, l)
-    return ev
+        emit_level_nb(st, l)
+    return
 
 
 @njit_inline
-def cancel_one_nb(ev, st, s, reason):
+def cancel_one_nb(st, s, reason):
     """Cancel one queued order and finish its level. O(1), O(log L) if the level empties."""
-    ev, l = cancel_queued_nb(ev, st, s, reason)
-    return finish_level_nb(ev, st, l)
+    l = cancel_queued_nb(st, s, reason)
+    finish_level_nb(st, l)
+    return
 
 
 @njit_inline
@@ -149,7 +150,7 @@ def refill_nb(st, m):
 
 
 @njit
-def match_nb(ev, st, t, has_limit, limit):
+def match_nb(st, t, has_limit, limit):
     """Match taker slot t against the opposite side (rulebook 2.3). O(fills + levels swept)."""
     to = orders_of(st)[t]
     inst_id = to.instrument
@@ -175,15 +176,15 @@ def match_nb(ev, st, t, has_limit, limit):
                 if mode != STP_CANCEL_TAKER:
                     touched = True
                 if mode == STP_CANCEL_TAKER:
-                    ev = emit_cancel_nb(ev, st, t, to.leaves, 0, CANCEL_STP)
+                    emit_cancel_nb(st, t, to.leaves, 0, CANCEL_STP)
                     to.leaves = 0
                     ctr_of(st)[C_TDEAD] = 1
                     stop = True
                 elif mode == STP_CANCEL_MAKER:
-                    ev, _ = cancel_queued_nb(ev, st, m, CANCEL_STP)
+                    _ = cancel_queued_nb(st, m, CANCEL_STP)
                 elif mode == STP_CANCEL_BOTH:
-                    ev, _ = cancel_queued_nb(ev, st, m, CANCEL_STP)
-                    ev = emit_cancel_nb(ev, st, t, to.leaves, 0, CANCEL_STP)
+                    _ = cancel_queued_nb(st, m, CANCEL_STP)
+                    emit_cancel_nb(st, t, to.leaves, 0, CANCEL_STP)
                     to.leaves = 0
                     ctr_of(st)[C_TDEAD] = 1
                     stop = True
@@ -193,8 +194,8 @@ def match_nb(ev, st, t, has_limit, limit):
                     mo.leaves -= q
                     lv.visible -= q
                     to.leaves -= q
-                    ev = emit_cancel_nb(ev, st, m, q, mo.leaves, CANCEL_STP)
-                    ev = emit_cancel_nb(ev, st, t, q, to.leaves, CANCEL_STP)
+                    emit_cancel_nb(st, m, q, mo.leaves, CANCEL_STP)
+                    emit_cancel_nb(st, t, q, to.leaves, CANCEL_STP)
                     if mo.leaves == 0:
                         order_unlink_nb(st, m)
                         drop_order_nb(st, m)
@@ -208,7 +209,7 @@ def match_nb(ev, st, t, has_limit, limit):
             if ro:
                 red = reducible_nb(st, m)
                 if red == 0:
-                    ev, _ = cancel_queued_nb(ev, st, m, CANCEL_REDUCE_ONLY)
+                    _ = cancel_queued_nb(st, m, CANCEL_REDUCE_ONLY)
                     touched = True
                     continue
             q = to.leaves if to.leaves < mo.visible else mo.visible
@@ -230,22 +231,22 @@ def match_nb(ev, st, t, has_limit, limit):
             lv.visible -= q
             touched = True
             if mo.leaves == 0:
-                ev = emit_fill_nb(ev, st, t, m, px, q, tid, 0)
+                emit_fill_nb(st, t, m, px, q, tid, 0)
                 order_unlink_nb(st, m)
                 drop_order_nb(st, m)
             elif ro and reducible_nb(st, m) == 0:
-                ev = emit_fill_nb(ev, st, t, m, px, q, tid, 0)
-                ev, _ = cancel_queued_nb(ev, st, m, CANCEL_REDUCE_ONLY)
+                emit_fill_nb(st, t, m, px, q, tid, 0)
+                _ = cancel_queued_nb(st, m, CANCEL_REDUCE_ONLY)
             elif mo.visible == 0:
                 refill_nb(st, m)
-                ev = emit_fill_nb(ev, st, t, m, px, q, tid, EVF_REFILLED)
+                emit_fill_nb(st, t, m, px, q, tid, EVF_REFILLED)
             else:
-                ev = emit_fill_nb(ev, st, t, m, px, q, tid, 0)
+                emit_fill_nb(st, t, m, px, q, tid, 0)
         if touched:
-            ev = finish_level_nb(ev, st, l)
+            finish_level_nb(st, l)
         if stop:
             break
-    return ev
+    return
 
 
 @njit
@@ -337,7 +338,7 @@ def market_limit_nb(st, inst_id, side):
 
 
 @njit
-def run_taker_nb(ev, st, t):
+def run_taker_nb(st, t):
     """Match slot t, then rest it, or cancel its remainder, or drop it if done (rulebook 2.3)."""
     to = orders_of(st)[t]
     ctr_of(st)[C_TDEAD] = 0
@@ -345,28 +346,28 @@ def run_taker_nb(ev, st, t):
         has_limit, limit = market_limit_nb(st, to.instrument, to.side)
     else:
         has_limit, limit = True, to.price
-    ev = match_nb(ev, st, t, has_limit, limit)
+    match_nb(st, t, has_limit, limit)
     if ctr_of(st)[C_TDEAD] == 1 or to.leaves == 0:
         drop_order_nb(st, t)
-        return ev
+        return
     if to.order_type == LIMIT:
         if to.tif == IOC or to.tif == FOK:
             # FOK only gets here if its dry run passed, which makes the remainder 0
-            ev = emit_cancel_nb(ev, st, t, to.leaves, 0, CANCEL_IOC_REMAINDER)
+            emit_cancel_nb(st, t, to.leaves, 0, CANCEL_IOC_REMAINDER)
             drop_order_nb(st, t)
         else:
             to.visible = to.display if (to.display > 0 and to.display < to.leaves) else to.leaves
             to.seq = ctr_of(st)[C_SEQ]
             l = order_queue_nb(st, t, 0 if to.side == BUY else 1, to.price)
-            ev = emit_level_nb(ev, st, l)
+            emit_level_nb(st, l)
     else:
-        ev = emit_cancel_nb(ev, st, t, to.leaves, 0, CANCEL_MARKET_NO_LIQUIDITY)
+        emit_cancel_nb(st, t, to.leaves, 0, CANCEL_MARKET_NO_LIQUIDITY)
         drop_order_nb(st, t)
-    return ev
+    return
 
 
 @njit
-def trigger_stops_nb(ev, st, inst_id):
+def trigger_stops_nb(st, inst_id):
     """Trigger and run every stop the last trade price has reached (rulebook 2.4), one at a
     time in trigger-price then time order; each may trade and trigger more. O(triggered)."""
     ins = inst_of(st)[inst_id]
@@ -388,7 +389,7 @@ def trigger_stops_nb(ev, st, inst_id):
             level_remove_nb(st, l)
         ins.pending_stops -= 1
         ctr_of(st)[C_NSTOPS] -= 1
-        ev = emit_order_nb(ev, st, EV_TRIGGERED, s, so.qty, so.leaves, 0, 0, last)
+        emit_order_nb(st, EV_TRIGGERED, s, so.qty, so.leaves, 0, 0, last)
         so.seq = ctr_of(st)[C_SEQ]
         so.trigger = 0
         if so.order_type == STOP_MARKET:
@@ -397,7 +398,7 @@ def trigger_stops_nb(ev, st, inst_id):
         else:
             so.order_type = LIMIT
         if (so.flags & FLAG_REDUCE_ONLY) != 0 and so.leaves > reducible_nb(st, s):
-            ev = emit_cancel_nb(ev, st, s, so.leaves, 0, CANCEL_REDUCE_ONLY)
+            emit_cancel_nb(st, s, so.leaves, 0, CANCEL_REDUCE_ONLY)
             drop_order_nb(st, s)
             continue
         if so.tif == FOK:
@@ -408,8 +409,8 @@ def trigger_stops_nb(ev, st, inst_id):
             if not fok_ok_nb(
                 st, inst_id, so.side, stp_key_nb(so), so.stp, so.pos, so.leaves, hl, lim
             ):
-                ev = emit_cancel_nb(ev, st, s, so.leaves, 0, CANCEL_FOK)
+                emit_cancel_nb(st, s, so.leaves, 0, CANCEL_FOK)
                 drop_order_nb(st, s)
                 continue
-        ev = run_taker_nb(ev, st, s)
-    return ev
+        run_taker_nb(st, s)
+    return

@@ -99,6 +99,7 @@ from matching.state import (
     C_LUSED,
     C_MAXORD,
     C_NCL,
+    C_NEED,
     C_NEV,
     C_NEXT_OID,
     C_NHEAP,
@@ -126,6 +127,7 @@ from matching.view_nb import (
     cl_k2_of,
     cl_v_of,
     ctr_of,
+    events_of,
     heap_id_of,
     heap_t_of,
     inst_of,
@@ -144,6 +146,7 @@ from matching.view_nb import (
 
 STATUS_OK = 0
 NEED_CAPACITY = 1
+NEED_EVENTS = 2
 VALUE_LIMIT = 1 << 62
 
 
@@ -284,7 +287,7 @@ def _new_reason(st, c):
 
 
 @njit
-def new_order_nb(ev, st, c):
+def new_order_nb(st, c):
     """CMD_NEW (rulebook 2): check, accept, then park (stop) or match (limit / market)."""
     reason = _new_reason(st, c)
     iid = c.instrument
@@ -300,7 +303,8 @@ def new_order_nb(ev, st, c):
         if not fok_ok_nb(st, iid, c.side, key, c.stp, pidx, c.qty_lots, hl, lim):
             reason = FOK_CANNOT_FILL
     if reason != 0:
-        return emit_reject_nb(ev, st, c, reason)
+        emit_reject_nb(st, c, reason)
+        return
     oid = c.order_id
     if oid == 0:
         oid = ctr_of(st)[C_NEXT_OID]
@@ -335,7 +339,7 @@ def new_order_nb(ev, st, c):
         )
     if ins.kind != KIND_SPOT:
         o.pos = _position_index(st, c.account, iid, True)
-    ev = emit_order_nb(ev, st, EV_ACCEPTED, s, o.qty, o.qty, 0, o.flags, o.trigger)
+    emit_order_nb(st, EV_ACCEPTED, s, o.qty, o.qty, 0, o.flags, o.trigger)
     if o.tif == GTD:
         ctr_of(st)[C_NHEAP] = heap_push_nb(
             heap_t_of(st), heap_id_of(st), ctr_of(st)[C_NHEAP], o.expire, oid
@@ -344,9 +348,10 @@ def new_order_nb(ev, st, c):
         order_queue_nb(st, s, 2 if o.side == BUY else 3, o.trigger)
         ins.pending_stops += 1
         ctr_of(st)[C_NSTOPS] += 1
-        return ev
-    ev = run_taker_nb(ev, st, s)
-    return trigger_stops_nb(ev, st, iid)
+        return
+    run_taker_nb(st, s)
+    trigger_stops_nb(st, iid)
+    return
 
 
 @njit_inline
@@ -365,14 +370,17 @@ def find_order_nb(st, c):
 
 
 @njit
-def cancel_nb(ev, st, c):
+def cancel_nb(st, c):
     """CMD_CANCEL (rulebook 3)."""
     if c.account < 1:
-        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+        emit_reject_nb(st, c, INVALID_ACCOUNT)
+        return
     s = find_order_nb(st, c)
     if s == -1:
-        return emit_reject_nb(ev, st, c, UNKNOWN_ORDER)
-    return cancel_one_nb(ev, st, s, CANCEL_USER)
+        emit_reject_nb(st, c, UNKNOWN_ORDER)
+        return
+    cancel_one_nb(st, s, CANCEL_USER)
+    return
 
 
 @njit
@@ -408,19 +416,22 @@ def _amend_reason(st, c, s, new_price, new_qty):
 
 
 @njit
-def amend_nb(ev, st, c):
+def amend_nb(st, c):
     """CMD_AMEND (rulebook 4): keep priority when only shrinking, else re-enter as a taker."""
     if c.account < 1:
-        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+        emit_reject_nb(st, c, INVALID_ACCOUNT)
+        return
     s = find_order_nb(st, c)
     if s == -1:
-        return emit_reject_nb(ev, st, c, UNKNOWN_ORDER)
+        emit_reject_nb(st, c, UNKNOWN_ORDER)
+        return
     o = orders_of(st)[s]
     new_price = c.price_ticks if c.price_ticks != 0 else o.price
     new_qty = c.qty_lots if c.qty_lots != 0 else o.qty
     reason = _amend_reason(st, c, s, new_price, new_qty)
     if reason != 0:
-        return emit_reject_nb(ev, st, c, reason)
+        emit_reject_nb(st, c, reason)
+        return
     new_leaves = new_qty - (o.qty - o.leaves)
     l = o.level
     lv = levels_of(st)[l]
@@ -428,29 +439,33 @@ def amend_nb(ev, st, c):
         before = lv.visible
         vis = o.visible if o.visible < new_leaves else new_leaves
         lv.visible += vis - o.visible
+        inst_of(st)[o.instrument].ice_hidden += (new_leaves - vis) - (o.leaves - o.visible)
         o.visible = vis
         o.qty = new_qty
         o.leaves = new_leaves
-        ev = emit_order_nb(ev, st, EV_AMENDED, s, new_qty, new_leaves, 0, EVF_KEPT_PRIORITY, 0)
+        emit_order_nb(st, EV_AMENDED, s, new_qty, new_leaves, 0, EVF_KEPT_PRIORITY, 0)
         if lv.visible != before:
-            ev = finish_level_nb(ev, st, l)
-        return ev
+            finish_level_nb(st, l)
+        return
+    # leave the level before the fields change: the level and instrument totals subtract
+    # what the order contributed
+    order_unlink_nb(st, s)
     o.qty = new_qty
     o.leaves = new_leaves
     o.price = new_price
-    ev = emit_order_nb(ev, st, EV_AMENDED, s, new_qty, new_leaves, 0, 0, 0)
-    order_unlink_nb(st, s)
-    ev = finish_level_nb(ev, st, l)
+    emit_order_nb(st, EV_AMENDED, s, new_qty, new_leaves, 0, 0, 0)
+    finish_level_nb(st, l)
     o.seq = ctr_of(st)[C_SEQ]
     iid = o.instrument
-    ev = run_taker_nb(ev, st, s)
-    return trigger_stops_nb(ev, st, iid)
+    run_taker_nb(st, s)
+    trigger_stops_nb(st, iid)
+    return
 
 
 @njit
-def sweep_cancel_nb(ev, st, iid, acct, side, day_only, reason):
+def sweep_cancel_nb(st, iid, acct, side, day_only, reason):
     """Cancel every queued order matching the filters, in mass-cancel order (rulebook 5).
-    Returns (ev, count). O(orders on the instruments scanned)."""
+    Returns the count. O(orders on the instruments scanned)."""
     count = 0
     lo, hi = (0, inst_of(st).shape[0]) if iid == -1 else (iid, iid + 1)
     for i in range(lo, hi):
@@ -469,25 +484,28 @@ def sweep_cancel_nb(ev, st, iid, acct, side, day_only, reason):
                     nxt = orders_of(st)[s].next
                     o = orders_of(st)[s]
                     if (acct == 0 or o.account == acct) and (not day_only or o.tif == DAY):
-                        ev, _ = cancel_queued_nb(ev, st, s, reason)
+                        _ = cancel_queued_nb(st, s, reason)
                         count += 1
                         changed = True
                     s = nxt
                 if changed:
-                    ev = finish_level_nb(ev, st, l)
+                    finish_level_nb(st, l)
                 l = nxt_level
-    return ev, count
+    return count
 
 
 @njit
-def mass_cancel_nb(ev, st, c):
+def mass_cancel_nb(st, c):
     """CMD_MASS_CANCEL (rulebook 5)."""
     if c.account < 0:
-        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+        emit_reject_nb(st, c, INVALID_ACCOUNT)
+        return
     if c.instrument != -1 and not _inst_ok(st, c.instrument):
-        return emit_reject_nb(ev, st, c, UNKNOWN_INSTRUMENT)
+        emit_reject_nb(st, c, UNKNOWN_INSTRUMENT)
+        return
     if c.side > SELL:
-        return emit_reject_nb(ev, st, c, INVALID_SIDE)
+        emit_reject_nb(st, c, INVALID_SIDE)
+        return
     reason = c.reason if c.reason != 0 else CANCEL_MASS
     if not (
         reason == CANCEL_USER
@@ -496,10 +514,10 @@ def mass_cancel_nb(ev, st, c):
         or reason == CANCEL_LIQUIDATION
         or reason == CANCEL_KILL_SWITCH
     ):
-        return emit_reject_nb(ev, st, c, INVALID_REASON)
-    ev, count = sweep_cancel_nb(ev, st, c.instrument, c.account, c.side, False, reason)
-    return emit_nb(
-        ev,
+        emit_reject_nb(st, c, INVALID_REASON)
+        return
+    count = sweep_cancel_nb(st, c.instrument, c.account, c.side, False, reason)
+    emit_nb(
         st,
         EV_MASS_CANCELLED,
         0,
@@ -519,108 +537,150 @@ def mass_cancel_nb(ev, st, c):
 
 
 @njit
-def expire_nb(ev, st):
-    """Rulebook 1.1: cancel every GTD order whose time has come, (expire_ns, order_id) order."""
+def expire_nb(st):
+    """Rulebook 1.1: cancel every GTD order whose time has come, (expire_ns, order_id) order.
+    Returns False, having stopped between two cancels, if the event buffer is too full for
+    the next one; running it again continues where it stopped. O(due entries x log heap)."""
     saved = ctr_of(st)[C_CKIND]
     ctr_of(st)[C_CKIND] = CMD_CLOCK
     now = ctr_of(st)[C_NOW]
+    ok = True
     while ctr_of(st)[C_NHEAP] > 0 and heap_t_of(st)[0] <= now:
+        if _events_free(st) < 2:
+            ok = False
+            break
         t = heap_t_of(st)[0]
         oid = heap_id_of(st)[0]
         ctr_of(st)[C_NHEAP] = heap_pop_nb(heap_t_of(st), heap_id_of(st), ctr_of(st)[C_NHEAP])
         s = ht1_find_nb(oid_k_of(st), oid_v_of(st), oid)
         # entries of cancelled orders stay in the heap until due; skip them here
         if s != -1 and orders_of(st)[s].tif == GTD and orders_of(st)[s].expire == t:
-            ev = cancel_one_nb(ev, st, s, CANCEL_EXPIRED)
+            cancel_one_nb(st, s, CANCEL_EXPIRED)
     ctr_of(st)[C_CKIND] = saved
-    return ev
+    return ok
 
 
 @njit
-def _status(ev, st, iid, reason, price):
-    return emit_nb(ev, st, EV_STATUS, 0, 0, price, 0, 0, 0, iid, 0, reason, 0, 0, 0, 0)
+def _status(st, iid, reason, price):
+    emit_nb(st, EV_STATUS, 0, 0, price, 0, 0, 0, iid, 0, reason, 0, 0, 0, 0)
+    return
 
 
 @njit
-def admin_nb(ev, st, c):
+def admin_nb(st, c):
     """Halt, resume, end of day, set position, set reference price (rulebook 6)."""
     k = c.kind
     iid = c.instrument
     if k == CMD_END_OF_DAY:
         if iid != -1 and not _inst_ok(st, iid):
-            return emit_reject_nb(ev, st, c, UNKNOWN_INSTRUMENT)
-        ev, _ = sweep_cancel_nb(ev, st, iid, 0, 0, True, CANCEL_DAY_END)
-        return ev
+            emit_reject_nb(st, c, UNKNOWN_INSTRUMENT)
+            return
+        _ = sweep_cancel_nb(st, iid, 0, 0, True, CANCEL_DAY_END)
+        return
     if k == CMD_SET_POSITION and c.account < 1:
-        return emit_reject_nb(ev, st, c, INVALID_ACCOUNT)
+        emit_reject_nb(st, c, INVALID_ACCOUNT)
+        return
     if not _inst_ok(st, iid):
-        return emit_reject_nb(ev, st, c, UNKNOWN_INSTRUMENT)
+        emit_reject_nb(st, c, UNKNOWN_INSTRUMENT)
+        return
     ins = inst_of(st)[iid]
     if k == CMD_HALT:
         ins.halted = 1
-        return _status(ev, st, iid, STATUS_HALTED, 0)
+        _status(st, iid, STATUS_HALTED, 0)
+        return
     if k == CMD_RESUME:
         ins.halted = 0
-        return _status(ev, st, iid, STATUS_RESUMED, 0)
+        _status(st, iid, STATUS_RESUMED, 0)
+        return
     if k == CMD_SET_POSITION:
         if ins.kind == KIND_SPOT:
-            return emit_reject_nb(ev, st, c, INVALID_COMBINATION)
+            emit_reject_nb(st, c, INVALID_COMBINATION)
+            return
         p = _position_index(st, c.account, iid, True)
         posv_of(st)[p] = c.qty_lots
-        return emit_nb(
-            ev, st, EV_POSITION, 0, 0, 0, c.qty_lots, 0, c.account, iid, 0, 0, 0, 0, 0, 0
-        )
+        emit_nb(st, EV_POSITION, 0, 0, 0, c.qty_lots, 0, c.account, iid, 0, 0, 0, 0, 0, 0)
+        return
     # CMD_SET_REF_PRICE
     if c.price_ticks < 0 and ins.allow_nonpositive_price == 0:
-        return emit_reject_nb(ev, st, c, PRICE_NOT_POSITIVE)
+        emit_reject_nb(st, c, PRICE_NOT_POSITIVE)
+        return
     ins.ref_price_ticks = c.price_ticks
-    return _status(ev, st, iid, STATUS_REF_PRICE, c.price_ticks)
+    _status(st, iid, STATUS_REF_PRICE, c.price_ticks)
+    return
+
+
+@njit_inline
+def _events_free(st):
+    return events_of(st).shape[0] - ctr_of(st)[C_NEV]
 
 
 @njit
-def process_nb(st, cmds, ev):
-    """Run commands in order, appending events to ``ev`` from index 0 (reallocated when
-    full). Returns (status, commands done, ev); the event count is ``ctr_of(st)[C_NEV]``.
-    O(sum of each command's cost); no allocation unless ``ev`` must grow."""
-    ctr_of(st)[C_NEV] = 0
+def events_needed_nb(st, c):
+    """A true upper bound on the events command ``c`` can emit (expiry aside). O(1).
+
+    A sweep meets each resting order of the instrument at most once, plus once per iceberg
+    refill (each refill needs at least one hidden lot), plus each pending stop it triggers;
+    every meeting writes at most four events (fill, cancel, level, trigger)."""
+    k = c.kind
+    if k == CMD_NEW or k == CMD_AMEND:
+        iid = c.instrument
+        if k == CMD_AMEND:
+            s = find_order_nb(st, c)
+            if s == -1:
+                return 4
+            iid = orders_of(st)[s].instrument
+        elif not _inst_ok(st, iid):
+            return 4
+        ins = inst_of(st)[iid]
+        return 16 + 4 * (ins.resting + ins.pending_stops + ins.ice_hidden)
+    if k == CMD_MASS_CANCEL or k == CMD_END_OF_DAY:
+        return 8 + 2 * ctr_of(st)[C_OUSED]
+    return 4
+
+
+@njit
+def process_nb(st, cmds):
+    """Run commands in order, appending events to the descriptor's event buffer from
+    ``ctr[C_NEV]`` on. Returns (status, commands done): NEED_CAPACITY when a pool must grow,
+    NEED_EVENTS (with the size wanted in ``ctr[C_NEED]``) when the event buffer cannot hold
+    the next command's worst case; either way before that command changed anything, so the
+    caller grows and calls again with the rest. O(sum of each command's cost), no allocation."""
     for i in range(cmds.shape[0]):
         if not capacity_ok_nb(st):
-            return NEED_CAPACITY, i, ev
+            return NEED_CAPACITY, i
         c = cmds[i]
         ctr_of(st)[C_SEQ] = c.seq
         ctr_of(st)[C_TS] = c.ts_ns
         ctr_of(st)[C_CKIND] = c.kind
         if c.ts_ns > ctr_of(st)[C_NOW]:
             ctr_of(st)[C_NOW] = c.ts_ns
-        if ctr_of(st)[C_NHEAP] > 0:
-            ev = expire_nb(ev, st)
+        if ctr_of(st)[C_NHEAP] > 0 and not expire_nb(st):
+            ctr_of(st)[C_NEED] = ctr_of(st)[C_NEV] + 64
+            return NEED_EVENTS, i
+        need = events_needed_nb(st, c)
+        if need > _events_free(st):
+            ctr_of(st)[C_NEED] = ctr_of(st)[C_NEV] + need
+            return NEED_EVENTS, i
         k = c.kind
         if k == CMD_NEW:
-            ev = new_order_nb(ev, st, c)
+            new_order_nb(st, c)
         elif k == CMD_CANCEL:
-            ev = cancel_nb(ev, st, c)
+            cancel_nb(st, c)
         elif k == CMD_AMEND:
-            ev = amend_nb(ev, st, c)
+            amend_nb(st, c)
         elif k == CMD_MASS_CANCEL:
-            ev = mass_cancel_nb(ev, st, c)
+            mass_cancel_nb(st, c)
         elif k == CMD_CLOCK:
             pass
         elif k >= CMD_HALT and k <= CMD_SET_REF_PRICE:
-            ev = admin_nb(ev, st, c)
+            admin_nb(st, c)
         else:
-            ev = emit_reject_nb(ev, st, c, INVALID_COMMAND)
-    return STATUS_OK, cmds.shape[0], ev
+            emit_reject_nb(st, c, INVALID_COMMAND)
+    return STATUS_OK, cmds.shape[0]
 
 
 @njit
-def process_desc_nb(d, cmds, ev):
-    """``process_nb`` on the state the descriptor array ``d`` describes.
-
-    The kernels work on borrowed views of ``cmds`` and ``ev`` (no reference counting: see
-    view_nb). If the event buffer had to grow, the new buffer (owned by numba's runtime) is
-    returned; otherwise the caller's own ``ev`` object is."""
-    evb = borrow_nb(ev)
-    status, done, out = process_nb(state_ptr_nb(d), borrow_nb(cmds), evb)
-    if out.ctypes.data == ev.ctypes.data:
-        return status, done, ev
-    return status, done, out
+def process_desc_nb(d, cmds):
+    """``process_nb`` on the state the descriptor array ``d`` describes (its last pair names
+    the event buffer). Commands are read through a borrowed view (no reference counting)."""
+    return process_nb(state_ptr_nb(d), borrow_nb(cmds))

@@ -168,6 +168,8 @@ INSTRUMENT_DTYPE = np.dtype(
         ("last_price_ticks", np.int64),  # last trade price; 0 = no trade yet
         ("trade_count", np.int64),  # trades so far: the next trade id is trade_count + 1
         ("pending_stops", np.int64),  # stop orders waiting for their trigger
+        ("resting", np.int64),  # orders resting in the book (both sides)
+        ("ice_hidden", np.int64),  # hidden lots of resting icebergs (bounds refills)
         ("hdr", np.int32, (4,)),  # skip-list head level of: bids, asks, buy stops, sell stops
         ("kind", np.uint8),  # KIND_*
         ("halted", np.uint8),

@@ -93,7 +93,7 @@ C_CKIND = 15  # current command's kind
 C_NSTOPS = 16  # pending stops, all instruments
 C_MAXORD = 17  # configured max live orders (0 = unlimited)
 C_TDEAD = 18  # scratch: the taker was cancelled by STP
-C_BAD = 19  # scratch
+C_NEED = 19  # events the next command needs room for (after NEED_EVENTS)
 N_CTR = 24
 
 
@@ -123,7 +123,7 @@ class BookState(NamedTuple):
 def descriptor(st: BookState) -> np.ndarray:
     """(address, first dimension) of every state array, in field order: what the borrowed
     kernel entry (``borrow_nb``) rebuilds the state from. Rebuild after any reallocation."""
-    d = np.zeros(2 * len(st), dtype=np.int64)
+    d = np.zeros(2 * len(st) + 2, dtype=np.int64)  # + the event buffer, set per call
     for k, arr in enumerate(st):
         assert arr.flags.c_contiguous, f"state array {st._fields[k]} must be C-contiguous"
         d[2 * k] = arr.ctypes.data

@@ -24,7 +24,7 @@ from numba import carray, types
 from numba.extending import intrinsic
 
 from matching._jit import njit, njit_inline
-from matching.records import INSTRUMENT_DTYPE
+from matching.records import EVENT_DTYPE, INSTRUMENT_DTYPE
 from matching.state import LEVEL_DTYPE, ORDER_DTYPE, SKIP_H
 
 N_ARRAYS = 20
@@ -58,7 +58,7 @@ def borrow_nb(a):
 
 @njit_inline
 def _d(st):
-    return carray(_ptr(st.desc), 2 * N_ARRAYS, np.int64)
+    return carray(_ptr(st.desc), 2 * N_ARRAYS + 2, np.int64)
 
 
 @njit_inline
@@ -159,3 +159,9 @@ def ctr_of(st):
 @njit_inline
 def upd_of(st):
     return carray(_ptr(_d(st)[38]), _d(st)[39], np.int32)
+
+
+@njit_inline
+def events_of(st):
+    """The event buffer of the current call (the descriptor's last pair)."""
+    return carray(_ptr(_d(st)[2 * N_ARRAYS]), _d(st)[2 * N_ARRAYS + 1], EVENT_DTYPE)
