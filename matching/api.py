@@ -70,13 +70,18 @@ def packed_bytes(records: np.ndarray) -> bytes:
     return bytes(rfn.repack_fields(np.ascontiguousarray(records)).tobytes())
 
 
+_FIELDS = COMMAND_DTYPE.names or ()
+_ZERO = dict.fromkeys(_FIELDS, 0)
+
+
 def make_command(kind: int, **fields: Any) -> np.ndarray:
-    """One COMMAND_DTYPE record (as a length-1 array) with the given fields. O(fields)."""
-    cmd = np.zeros(1, dtype=COMMAND_DTYPE)
-    cmd["kind"] = kind
-    for k, v in fields.items():
-        cmd[k] = v
-    return cmd
+    """One COMMAND_DTYPE record (as a length-1 array) with the given fields. O(fields).
+    Unknown field names raise TypeError."""
+    unknown = set(fields) - _ZERO.keys()
+    if unknown:
+        raise TypeError(f"unknown command fields: {sorted(unknown)}")
+    values = {**_ZERO, **fields, "kind": kind}
+    return np.array([tuple(values[f] for f in _FIELDS)], dtype=COMMAND_DTYPE)
 
 
 class EngineBase(ABC):
@@ -121,16 +126,21 @@ class EngineBase(ABC):
         return h.hexdigest()
 
     def _stamp(self, commands: np.ndarray) -> None:
-        """Give unstamped commands (seq == 0) the next sequence numbers and the current time."""
-        unstamped = commands["seq"] == 0
-        n = int(unstamped.sum())
-        if n:
-            commands["seq"][unstamped] = np.arange(self.next_seq, self.next_seq + n)
-            ts = commands["ts_ns"]
-            ts[unstamped & (ts == 0)] = self.now_ns
-        if len(commands):
-            self.next_seq = max(self.next_seq, int(commands["seq"].max()) + 1)
-            self.now_ns = max(self.now_ns, int(commands["ts_ns"].max()))
+        """Stamp unstamped commands (seq == 0) in place, in order: the next sequence number,
+        and the engine's current time where ts_ns is 0. Time then advances to the largest
+        ts seen and the sequence past the largest seq. The numba engine does the same inside
+        its kernel (without touching the caller's array). O(n)."""
+        seqs = commands["seq"]
+        tss = commands["ts_ns"]
+        for i in range(len(commands)):
+            seq = int(seqs[i])
+            if seq == 0:
+                seq = self.next_seq
+                seqs[i] = seq
+                if tss[i] == 0:
+                    tss[i] = self.now_ns
+            self.next_seq = max(self.next_seq, seq + 1)
+            self.now_ns = max(self.now_ns, int(tss[i]))
 
     def _one(self, kind: int, ts_ns: int | None, **fields: Any) -> np.ndarray:
         cmd = make_command(kind, **fields)

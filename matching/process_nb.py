@@ -102,6 +102,7 @@ from matching.state import (
     C_NEED,
     C_NEV,
     C_NEXT_OID,
+    C_NEXT_SEQ,
     C_NHEAP,
     C_NLV,
     C_NOID,
@@ -260,7 +261,7 @@ def _new_reason(st, c):
         return INVALID_DISPLAY
     if is_stop and trigger <= 0:
         return INVALID_TRIGGER
-    if tif == GTD and c.expire_ns <= c.ts_ns:
+    if tif == GTD and c.expire_ns <= ctr_of(st)[C_TS]:
         return INVALID_EXPIRY
     if is_limit and not _band_ok(ins, price):
         return OUTSIDE_PRICE_BAND
@@ -649,11 +650,20 @@ def process_nb(st, cmds):
         if not capacity_ok_nb(st):
             return NEED_CAPACITY, i
         c = cmds[i]
-        ctr_of(st)[C_SEQ] = c.seq
-        ctr_of(st)[C_TS] = c.ts_ns
-        ctr_of(st)[C_CKIND] = c.kind
-        if c.ts_ns > ctr_of(st)[C_NOW]:
-            ctr_of(st)[C_NOW] = c.ts_ns
+        ctr = ctr_of(st)
+        # stamping (api.EngineBase._stamp): seq 0 takes the next number, and then ts 0 the
+        # current time; the command array itself is left as the caller gave it
+        seq = c.seq
+        ts = c.ts_ns
+        if seq == 0:
+            seq = ctr[C_NEXT_SEQ]
+            if ts == 0:
+                ts = ctr[C_NOW]
+        ctr[C_SEQ] = seq
+        ctr[C_TS] = ts
+        ctr[C_CKIND] = c.kind
+        if ts > ctr[C_NOW]:
+            ctr[C_NOW] = ts
         if ctr_of(st)[C_NHEAP] > 0 and not expire_nb(st):
             ctr_of(st)[C_NEED] = ctr_of(st)[C_NEV] + 64
             return NEED_EVENTS, i
@@ -661,6 +671,9 @@ def process_nb(st, cmds):
         if need > _events_free(st):
             ctr_of(st)[C_NEED] = ctr_of(st)[C_NEV] + need
             return NEED_EVENTS, i
+        # only now is the command sure to run: a resumed command must get the same number
+        if seq >= ctr[C_NEXT_SEQ]:
+            ctr[C_NEXT_SEQ] = seq + 1
         k = c.kind
         if k == CMD_NEW:
             new_order_nb(st, c)

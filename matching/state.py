@@ -94,6 +94,7 @@ C_NSTOPS = 16  # pending stops, all instruments
 C_MAXORD = 17  # configured max live orders (0 = unlimited)
 C_TDEAD = 18  # scratch: the taker was cancelled by STP
 C_NEED = 19  # events the next command needs room for (after NEED_EVENTS)
+C_NEXT_SEQ = 20  # sequence number the next unstamped command gets
 N_CTR = 24
 
 
@@ -179,6 +180,7 @@ def new_state(inst_table: np.ndarray, order_capacity: int = 1024, max_orders: in
     ctr[C_OFREE] = 0
     ctr[C_LFREE] = 0
     ctr[C_NEXT_OID] = 1
+    ctr[C_NEXT_SEQ] = 1
     ctr[C_RNG] = 0x2545F4914F6CDD1D
     ctr[C_MAXORD] = max_orders
     return BookState(
