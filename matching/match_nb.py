@@ -346,7 +346,12 @@ def run_taker_nb(st, t):
         has_limit, limit = market_limit_nb(st, to.instrument, to.side)
     else:
         has_limit, limit = True, to.price
-    match_nb(st, t, has_limit, limit)
+    # most orders rest without crossing: skip the matching loop's call when nothing crosses
+    opp = best_level_nb(st, to.instrument, 1 if to.side == BUY else 0)
+    if opp != -1:
+        px = levels_of(st)[opp].price
+        if not has_limit or (px <= limit if to.side == BUY else px >= limit):
+            match_nb(st, t, has_limit, limit)
     if ctr_of(st)[C_TDEAD] == 1 or to.leaves == 0:
         drop_order_nb(st, t)
         return
@@ -366,10 +371,16 @@ def run_taker_nb(st, t):
     return
 
 
+@njit_inline
+def stops_pending_nb(st, inst_id):
+    return inst_of(st)[inst_id].pending_stops > 0
+
+
 @njit
 def trigger_stops_nb(st, inst_id):
     """Trigger and run every stop the last trade price has reached (rulebook 2.4), one at a
-    time in trigger-price then time order; each may trade and trigger more. O(triggered)."""
+    time in trigger-price then time order; each may trade and trigger more. O(triggered).
+    Callers skip the call when the instrument has no pending stop (``stops_pending_nb``)."""
     ins = inst_of(st)[inst_id]
     while ins.trade_count > 0:
         last = ins.last_price_ticks

@@ -19,6 +19,7 @@ from matching.match_nb import (
     market_limit_nb,
     reducible_nb,
     run_taker_nb,
+    stops_pending_nb,
     trigger_stops_nb,
 )
 from matching.reasons import (
@@ -351,7 +352,8 @@ def new_order_nb(st, c):
         ctr_of(st)[C_NSTOPS] += 1
         return
     run_taker_nb(st, s)
-    trigger_stops_nb(st, iid)
+    if stops_pending_nb(st, iid):
+        trigger_stops_nb(st, iid)
     return
 
 
@@ -417,12 +419,12 @@ def _amend_reason(st, c, s, new_price, new_qty):
 
 
 @njit
-def amend_nb(st, c):
-    """CMD_AMEND (rulebook 4): keep priority when only shrinking, else re-enter as a taker."""
+def amend_nb(st, c, s):
+    """CMD_AMEND (rulebook 4): keep priority when only shrinking, else re-enter as a taker.
+    ``s`` is the order's slot as ``find_order_nb`` found it (-1: none)."""
     if c.account < 1:
         emit_reject_nb(st, c, INVALID_ACCOUNT)
         return
-    s = find_order_nb(st, c)
     if s == -1:
         emit_reject_nb(st, c, UNKNOWN_ORDER)
         return
@@ -459,7 +461,8 @@ def amend_nb(st, c):
     o.seq = ctr_of(st)[C_SEQ]
     iid = o.instrument
     run_taker_nb(st, s)
-    trigger_stops_nb(st, iid)
+    if stops_pending_nb(st, iid):
+        trigger_stops_nb(st, iid)
     return
 
 
@@ -616,17 +619,17 @@ def _events_free(st):
 
 
 @njit
-def events_needed_nb(st, c):
+def events_needed_nb(st, c, s):
     """A true upper bound on the events command ``c`` can emit (expiry aside). O(1).
 
     A sweep meets each resting order of the instrument at most once, plus once per iceberg
     refill (each refill needs at least one hidden lot), plus each pending stop it triggers;
-    every meeting writes at most four events (fill, cancel, level, trigger)."""
+    every meeting writes at most four events (fill, cancel, level, trigger). ``s`` is the
+    order an amend names (-1 if none)."""
     k = c.kind
     if k == CMD_NEW or k == CMD_AMEND:
         iid = c.instrument
         if k == CMD_AMEND:
-            s = find_order_nb(st, c)
             if s == -1:
                 return 4
             iid = orders_of(st)[s].instrument
@@ -667,7 +670,8 @@ def process_nb(st, cmds):
         if ctr_of(st)[C_NHEAP] > 0 and not expire_nb(st):
             ctr_of(st)[C_NEED] = ctr_of(st)[C_NEV] + 64
             return NEED_EVENTS, i
-        need = events_needed_nb(st, c)
+        found = find_order_nb(st, c) if c.kind == CMD_AMEND else -1
+        need = events_needed_nb(st, c, found)
         if need > _events_free(st):
             ctr_of(st)[C_NEED] = ctr_of(st)[C_NEV] + need
             return NEED_EVENTS, i
@@ -680,7 +684,7 @@ def process_nb(st, cmds):
         elif k == CMD_CANCEL:
             cancel_nb(st, c)
         elif k == CMD_AMEND:
-            amend_nb(st, c)
+            amend_nb(st, c, found)
         elif k == CMD_MASS_CANCEL:
             mass_cancel_nb(st, c)
         elif k == CMD_CLOCK:

@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     engine_bench.add_arguments(engine)
     engine.set_defaults(func=_cmd_bench, bench_run=engine_bench.run)
 
+    startup = bsub.add_parser("startup", help="start-up time of an engine with many instruments")
+    from bench import startup_bench
+
+    startup_bench.add_arguments(startup)
+    startup.set_defaults(func=_cmd_bench, bench_run=startup_bench.run)
+
     reasons = sub.add_parser("reasons", help="list every reject and cancel reason code")
     reasons.set_defaults(func=_cmd_reasons)
     return p
