@@ -40,12 +40,18 @@ from matching.records import (
 
 
 def _flow(insts: list[Instrument], n: int, seed: int) -> np.ndarray:
-    """Seeded order flow: market makers quoting around a drifting fair value, takers crossing,
-    stops, cancels and amends of recent orders. Commands are stamped 1 ms apart."""
+    """Seeded order flow: makers quoting around a drifting fair value, takers crossing, stops,
+    and cancels and amends of orders that are live. To know which are live, the flow is
+    generated against a scratch engine (each command applied as it is drawn); the demo then
+    replays the finished stream on a fresh engine in one kernel call. Commands are 1 ms apart."""
+    from matching.engine import Engine
+
+    scratch = Engine(insts)
     rng = np.random.default_rng(seed)
     cmds = np.zeros(n, dtype=COMMAND_DTYPE)
     fair = {i.id: float(i.ref_price_ticks or 1000) for i in insts}
-    placed: dict[int, list[int]] = {i.id: [] for i in insts}
+    live: dict[int, list[int]] = {i.id: [] for i in insts}  # instrument -> live order ids
+    owner: dict[int, tuple[int, int]] = {}  # order id -> (instrument, account)
     next_oid = 1
     for k in range(n):
         inst = insts[int(rng.integers(len(insts)))]
@@ -57,39 +63,54 @@ def _flow(insts: list[Instrument], n: int, seed: int) -> np.ndarray:
         c["instrument"] = iid
         c["account"] = int(rng.integers(1, 7))
         u = rng.random()
-        ids = placed[iid]
-        if u < 0.12 and ids:
-            c["kind"] = CMD_CANCEL
-            c["order_id"] = ids.pop(int(rng.integers(len(ids))))
-            c["account"] = 0  # filled in below from the owner
-            continue
+        ids = live[iid]
         if u < 0.22 and ids:
-            c["kind"] = CMD_AMEND
-            c["order_id"] = ids[int(rng.integers(len(ids)))]
-            c["price_ticks"] = max(1, round(fair[iid] * (1 + rng.normal(0, 0.001))))
-            continue
-        c["kind"] = CMD_NEW
-        c["order_id"] = next_oid
-        next_oid += 1
-        side = BUY if rng.random() < 0.5 else SELL
-        c["side"] = side
-        c["qty_lots"] = int(rng.integers(1, 50)) * max(1, inst.min_qty_lots)
-        if u < 0.30:
-            c["order_type"], c["tif"] = MARKET, IOC
-        elif u < 0.33:
-            c["order_type"], c["tif"] = STOP_MARKET, GTC
-            away = 1 + abs(rng.normal(0, 0.002))
-            c["trigger_ticks"] = round(fair[iid] * (away if side == BUY else 1 / away))
-            ids.append(int(c["order_id"]))
+            oid = ids[int(rng.integers(len(ids)))]
+            c["order_id"] = oid
+            c["account"] = owner[oid][1]
+            if u < 0.12:
+                c["kind"] = CMD_CANCEL
+            else:
+                c["kind"] = CMD_AMEND
+                c["price_ticks"] = max(1, round(fair[iid] * (1 + rng.normal(0, 0.001))))
         else:
-            c["order_type"] = LIMIT
-            c["tif"] = GTC if rng.random() < 0.9 else IOC
-            edge = abs(rng.normal(0.0008, 0.0015))
-            px = fair[iid] * (1 - edge if side == BUY else 1 + edge)
-            c["price_ticks"] = max(1, round(px))
-            if rng.random() < 0.08:
-                c["display_lots"] = max(1, int(c["qty_lots"]) // 4)
-            ids.append(int(c["order_id"]))
+            c["kind"] = CMD_NEW
+            c["order_id"] = next_oid
+            next_oid += 1
+            side = BUY if rng.random() < 0.5 else SELL
+            c["side"] = side
+            c["qty_lots"] = int(rng.integers(1, 50)) * max(1, inst.min_qty_lots)
+            if u < 0.30:
+                c["order_type"], c["tif"] = MARKET, IOC
+            elif u < 0.33:
+                c["order_type"], c["tif"] = STOP_MARKET, GTC
+                away = 1 + abs(rng.normal(0.002, 0.002))
+                c["trigger_ticks"] = round(fair[iid] * (away if side == BUY else 1 / away))
+            else:
+                c["order_type"] = LIMIT
+                c["tif"] = GTC if rng.random() < 0.9 else IOC
+                edge = abs(rng.normal(0.0008, 0.0015))
+                px = fair[iid] * (1 - edge if side == BUY else 1 + edge)
+                c["price_ticks"] = max(1, round(px))
+                if c["tif"] == GTC and rng.random() < 0.08:
+                    c["display_lots"] = max(1, int(c["qty_lots"]) // 4)
+        for e in scratch.process(cmds[k : k + 1]):
+            kind, oid = int(e["kind"]), int(e["order_id"])
+            if kind == EV_ACCEPTED and e["order_type"] in (LIMIT, STOP_MARKET):
+                live[int(e["instrument"])].append(oid)
+                owner[oid] = (int(e["instrument"]), int(e["account"]))
+            gone = []
+            if kind == EV_FILL:
+                if e["maker_leaves_lots"] == 0:
+                    gone.append(int(e["maker_order_id"]))
+                if e["leaves_lots"] == 0:
+                    gone.append(oid)
+            elif kind == EV_CANCELLED and e["leaves_lots"] == 0:
+                gone.append(oid)
+            for g in gone:
+                where = owner.pop(g, None)
+                if where is not None:
+                    live[where[0]].remove(g)
     return cmds
 
 
@@ -102,12 +123,6 @@ def run_demo(commands: int = 20_000, seed: int = 7, out: TextIO = sys.stdout) ->
     by_id = {i.id: i for i in insts}
     engine = Engine(insts)
     cmds = _flow(insts, commands, seed)
-    # cancels were generated without knowing the owner: look it up from the NEW commands
-    new = cmds["kind"] == CMD_NEW
-    owner = dict(zip(cmds["order_id"][new].tolist(), cmds["account"][new].tolist(), strict=True))
-    for c in cmds:
-        if c["kind"] in (CMD_CANCEL, CMD_AMEND):
-            c["account"] = owner.get(int(c["order_id"]), 1)
     Engine(insts[:1]).process(cmds[:0])  # load the compiled kernels before timing
     t0 = time.perf_counter()
     n_ev, buf = engine.process_into(cmds, new_events(4 * len(cmds)))
