@@ -33,7 +33,7 @@ def _table_entries(vals: np.ndarray) -> np.ndarray:
 
 
 def check_state(st: BookState) -> None:
-    o, lv, nx, ctr = st.orders, st.levels, st.lnext, st.ctr
+    o, lv, nx, pv, ctr = st.orders, st.levels, st.lnext, st.lprev, st.ctr
     seen_orders: set[int] = set()
     seen_levels: set[int] = set()
     total_stops = 0
@@ -57,6 +57,14 @@ def check_state(st: BookState) -> None:
             assert keys == sorted(keys) and len(set(keys)) == len(keys), (
                 f"instrument {i} side {bside}: levels out of order {keys}"
             )
+            # back-pointers: each level's previous on every lane it is on
+            for lane in range(SKIP_H):
+                prev_l = hdr
+                l = int(nx[hdr, lane])
+                while l != -1:
+                    assert pv[l, lane] == prev_l, f"level {l} lane {lane}: back-pointer broken"
+                    prev_l = l
+                    l = int(nx[l, lane])
             # upper lanes: ordered subsets of lane 0, and exactly the levels that tall
             pos = {l: k for k, l in enumerate(lane0)}
             for lane in range(1, SKIP_H):

@@ -3,7 +3,7 @@
 Levels of one (instrument, side) form a skip list ordered best first (bids: highest price first;
 asks: lowest; buy stops: lowest trigger; sell stops: highest), with a sentinel head per side.
 Best level: O(1). Removing the best level (what a sweep does): O(height). Inserting a new level or
-removing an inner one: O(log L) expected for L levels on the side. A price's level is found
+removing any level: O(height) for L levels on the side. A price's level is found
 through the level hash table in O(1) expected, so adding to an existing level never searches.
 Orders in a level are a doubly linked list (``prev``/``next``): append, unlink O(1).
 """
@@ -26,6 +26,7 @@ from matching.view_nb import (
     inst_of,
     levels_of,
     lnext_of,
+    lprev_of,
     lv_k1_of,
     lv_k2_of,
     lv_v_of,
@@ -49,6 +50,7 @@ def level_alloc_nb(st):
     ctr_of(st)[C_LUSED] += 1
     for lane in range(SKIP_H):
         lnext_of(st)[l, lane] = -1
+        lprev_of(st)[l, lane] = -1
     lv = levels_of(st)[l]
     lv.head = -1
     lv.tail = -1
@@ -125,9 +127,15 @@ def level_insert_nb(st, inst_id, bside, price):
     lv.instrument = inst_id
     lv.bside = bside
     lv.height = h
+    nx = lnext_of(st)
+    pv = lprev_of(st)
     for lane in range(h):
-        lnext_of(st)[l, lane] = lnext_of(st)[upd[lane], lane]
-        lnext_of(st)[upd[lane], lane] = l
+        after = nx[upd[lane], lane]
+        nx[l, lane] = after
+        pv[l, lane] = upd[lane]
+        nx[upd[lane], lane] = l
+        if after != -1:
+            pv[after, lane] = l
     ctr_of(st)[C_NLV] += ht_put_nb(
         lv_k1_of(st), lv_k2_of(st), lv_v_of(st), inst_id * 4 + bside, price, l
     )
@@ -136,29 +144,20 @@ def level_insert_nb(st, inst_id, bside, price):
 
 @njit
 def level_remove_nb(st, l):
-    """Unlink an (empty) level from its skip list and free it. O(height) for the best level,
-    O(log L) expected otherwise."""
+    """Unlink an (empty) level from its skip list and free it. O(height), 4/3 lanes expected."""
     lv = levels_of(st)[l]
     inst_id = lv.instrument
     bside = lv.bside
-    hdr = inst_of(st)[inst_id].hdr[bside]
     h = lv.height
-    if lnext_of(st)[hdr, 0] == l:
-        # the best level is first on every lane it is on
-        for lane in range(h):
-            lnext_of(st)[hdr, lane] = lnext_of(st)[l, lane]
-    else:
-        k = lkey_nb(bside, lv.price)
-        x = hdr
-        for lane in range(levels_of(st)[hdr].height - 1, -1, -1):
-            while True:
-                nx = lnext_of(st)[x, lane]
-                if nx != -1 and nx != l and lkey_nb(bside, levels_of(st)[nx].price) < k:
-                    x = nx
-                else:
-                    break
-            if lane < h:
-                lnext_of(st)[x, lane] = lnext_of(st)[l, lane]
+    # every lane's neighbours are known both ways: unlink without searching
+    nx = lnext_of(st)
+    pv = lprev_of(st)
+    for lane in range(h):
+        before = pv[l, lane]
+        after = nx[l, lane]
+        nx[before, lane] = after
+        if after != -1:
+            pv[after, lane] = before
     ctr_of(st)[C_NLV] -= ht_del_nb(
         lv_k1_of(st), lv_k2_of(st), lv_v_of(st), inst_id * 4 + bside, lv.price
     )

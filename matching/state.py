@@ -119,6 +119,7 @@ class BookState(NamedTuple):
     inst: np.ndarray
     ctr: np.ndarray
     upd: np.ndarray  # scratch: skip-list predecessors, one per lane
+    lprev: np.ndarray  # lprev[l, k]: the previous level on lane k (makes removal O(height))
 
 
 def descriptor(st: BookState) -> np.ndarray:
@@ -149,7 +150,7 @@ def _empty_orders(n: int) -> np.ndarray:
     return o
 
 
-def _empty_levels(n: int) -> tuple[np.ndarray, np.ndarray]:
+def _empty_levels(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lv = np.zeros(n, dtype=LEVEL_DTYPE)
     lv["head"] = -1
     lv["tail"] = -1
@@ -157,7 +158,7 @@ def _empty_levels(n: int) -> tuple[np.ndarray, np.ndarray]:
     nx = np.full((n, SKIP_H), -1, dtype=np.int32)
     nx[:, 0] = np.arange(1, n + 1, dtype=np.int32)
     nx[-1, 0] = -1
-    return lv, nx
+    return lv, nx, np.full((n, SKIP_H), -1, dtype=np.int32)
 
 
 def _table(n: int, keys: int) -> tuple[np.ndarray, ...]:
@@ -171,7 +172,7 @@ def new_state(inst_table: np.ndarray, order_capacity: int = 1024, max_orders: in
     cap_o = max(16, order_capacity)
     cap_l = max(64, 4 * n_inst + 64, cap_o // 4)
     orders = _empty_orders(cap_o)
-    levels, lnext = _empty_levels(cap_l)
+    levels, lnext, lprev = _empty_levels(cap_l)
     oid_k, oid_v = _table(_pow2(2 * cap_o), 1)
     cl_k1, cl_k2, cl_v = _table(256, 2)
     lv_k1, lv_k2, lv_v = _table(_pow2(2 * cap_l), 2)
@@ -204,6 +205,7 @@ def new_state(inst_table: np.ndarray, order_capacity: int = 1024, max_orders: in
         inst=np.array(inst_table, dtype=INSTRUMENT_DTYPE, copy=True),
         ctr=ctr,
         upd=np.zeros(SKIP_H, dtype=np.int32),
+        lprev=lprev,
     )
 
 
@@ -220,15 +222,16 @@ def _grow_orders(st: BookState, need: int) -> BookState:
 
 
 def _grow_levels(st: BookState, need: int) -> BookState:
-    lv, nx = st.levels, st.lnext
+    lv, nx, pv = st.levels, st.lnext, st.lprev
     n = len(lv)
     new_n = max(2 * n, n + need)
-    glv, gnx = _empty_levels(new_n)
+    glv, gnx, gpv = _empty_levels(new_n)
     glv[:n] = lv
     gnx[:n] = nx
+    gpv[:n] = pv
     gnx[new_n - 1, 0] = st.ctr[3]
     st.ctr[3] = n
-    return st._replace(levels=glv, lnext=gnx)
+    return st._replace(levels=glv, lnext=gnx, lprev=gpv)
 
 
 def grow(st: BookState, rehash, stops: int) -> BookState:

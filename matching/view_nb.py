@@ -27,7 +27,7 @@ from matching._jit import njit, njit_inline
 from matching.records import EVENT_DTYPE, INSTRUMENT_DTYPE
 from matching.state import LEVEL_DTYPE, ORDER_DTYPE, SKIP_H
 
-N_ARRAYS = 20
+N_ARRAYS = 21
 
 
 class StatePtr(NamedTuple):
@@ -159,6 +159,11 @@ def ctr_of(st):
 @njit_inline
 def upd_of(st):
     return carray(_ptr(_d(st)[38]), _d(st)[39], np.int32)
+
+
+@njit_inline
+def lprev_of(st):
+    return carray(_ptr(_d(st)[40]), (_d(st)[41], SKIP_H), np.int32)
 
 
 @njit_inline
