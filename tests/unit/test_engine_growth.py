@@ -154,3 +154,13 @@ def test_idle_instruments_cost_little_memory(n_instruments: int) -> None:
     ev = eng.limit(n_instruments - 1, 1, "buy", 1, 10)
     assert ev[0]["instrument"] == n_instruments - 1 and ev[0]["kind"] != EV_REJECTED
     eng.check_invariants()
+
+
+def test_per_command_api_refuses_values_that_do_not_fit_the_record() -> None:
+    eng = Engine(PERP)
+    with pytest.raises(ValueError, match="account=1099511627776 does not fit"):
+        eng.limit(0, 2**40, "buy", 1, 100)
+    with pytest.raises(TypeError, match="unknown command field"):
+        eng._one(CMD_NEW, None, acount=1)
+    assert eng.live_orders() == 0
+    assert eng.limit(0, 1, "buy", 1, 100)[0]["kind"] == 1
