@@ -1,4 +1,5 @@
-"""The ``venue`` command line: ``venue run``, ``venue bench ...``, ``venue reasons``."""
+"""The ``venue`` command line: ``venue run``, ``venue bench ...``, ``venue replay ...``,
+``venue reasons``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     return int(args.bench_run(args))
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from marketdata.history.replay import run_lobster_cli
+
+    return run_lobster_cli(args.message_file, args.orderbook, args.levels, args.json)
 
 
 def _cmd_reasons(args: argparse.Namespace) -> int:
@@ -59,6 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     startup_bench.add_arguments(startup)
     startup.set_defaults(func=_cmd_bench, bench_run=startup_bench.run)
+
+    replay = bsub.add_parser(
+        "replay", help="LOBSTER replay: engine vs nautilus_trader's book vs the reference book"
+    )
+    from bench import replay_bench
+
+    replay_bench.add_arguments(replay)
+    replay.set_defaults(func=_cmd_bench, bench_run=replay_bench.run)
+
+    replay = sub.add_parser("replay", help="replay historical data through the engine and check it")
+    rsub = replay.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    lob = rsub.add_parser("lobster", help="a LOBSTER message file (and its order-book file)")
+    lob.add_argument("message_file", help="LOBSTER message file (CSV, no header)")
+    lob.add_argument("--orderbook", help="the aligned order-book file: seed and compare the book")
+    lob.add_argument("--levels", type=int, default=5, help="levels per side to compare (5)")
+    lob.add_argument("--json", action="store_true", help="end with the result as one JSON line")
+    lob.set_defaults(func=_cmd_replay)
 
     reasons = sub.add_parser("reasons", help="list every reject and cancel reason code")
     reasons.set_defaults(func=_cmd_reasons)

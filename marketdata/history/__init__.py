@@ -1,0 +1,1 @@
+"""Readers of historical market data (LOBSTER order-by-order files, ...) into numpy records."""
