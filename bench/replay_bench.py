@@ -50,20 +50,20 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench import sysinfo
+from marketdata.history.lobster import read_messages
 from marketdata.history.records import (
     LOB_DELETE,
     LOB_EXEC_VISIBLE,
     LOB_PARTIAL_CANCEL,
     LOB_SUBMIT,
-    LOBSTER_MESSAGE_DTYPE,
 )
+from marketdata.history.replay import INSTRUMENT, aapl
 from matching.engine import Engine
 from matching.instruments import Instrument
 from matching.records import (
@@ -91,7 +91,7 @@ LOBSTER_FILE = (
     / "AAPL_2012-06-21_34200000_37800000_message_50.csv"
 )
 SESSION_DATE_NS = 1_340_236_800 * 10**9  # 2012-06-21 00:00 UTC: LOBSTER times are after midnight
-INSTRUMENT_ID = 0
+INSTRUMENT_ID = INSTRUMENT  # the replay's instrument id
 MAKER_ACCOUNT = 1
 TAKER_ACCOUNT = 2
 TAKER_ID_BASE = 1 << 40  # order ids of the execution aggressors: far above NASDAQ's
@@ -143,31 +143,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # --- reading ------------------------------------------------------------------------------------
-def _parse_messages_fallback(path: Path) -> np.ndarray:
-    """Minimal LOBSTER message parser, used only when marketdata.history.lobster is missing."""
-    rows = [ln.split(",") for ln in path.read_text().splitlines() if ln.strip()]
-    out = np.zeros(len(rows), dtype=LOBSTER_MESSAGE_DTYPE)
-    for i, r in enumerate(rows):
-        whole, _, frac = r[0].strip().partition(".")
-        out[i] = (
-            int(whole) * 10**9 + int(frac[:9].ljust(9, "0")),
-            int(r[2]),
-            int(r[3]),
-            int(r[4]),
-            int(r[1]),
-            int(r[5]),
-        )
-    return out
-
-
 def load_messages(path: Path, limit: int = 0) -> np.ndarray:
     """The file's messages (LOBSTER_MESSAGE_DTYPE), the first ``limit`` if ``limit`` > 0."""
-    try:
-        from marketdata.history.lobster import read_messages
-    except ImportError:  # pragma: no cover - only before the reader exists
-        msgs = _parse_messages_fallback(path)
-    else:
-        msgs = read_messages(path)
+    msgs = read_messages(path)
     return msgs[:limit] if limit > 0 else msgs
 
 
@@ -306,14 +284,8 @@ def build_stream(msgs: np.ndarray) -> Stream:
 
 
 def instrument() -> Instrument:
-    """AAPL as the replay defines it: LOBSTER's integer prices are ticks, its shares lots."""
-    return Instrument(
-        id=INSTRUMENT_ID,
-        symbol="AAPL",
-        kind="spot",
-        tick_size=Decimal("0.0001"),
-        lot_size=Decimal(1),
-    )
+    """AAPL as the replay defines it (LOBSTER's integer prices are ticks, its shares lots)."""
+    return aapl()
 
 
 # --- the numba engine ---------------------------------------------------------------------------
