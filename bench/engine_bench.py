@@ -37,7 +37,7 @@ from bench import sysinfo
 from bench.workloads import CACHE_DIR, GENERATORS, Workload, deep_book, exchange_core
 from matching.api import packed_bytes
 from matching.engine import Engine
-from matching.records import EV_FILL, EVENT_DTYPE
+from matching.records import CMD_AMEND, CMD_CANCEL, CMD_NEW, COMMAND_DTYPE, EV_FILL, EVENT_DTYPE
 from matching.reference import ReferenceEngine
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -198,6 +198,43 @@ def measure_batch(
     }
 
 
+def measure_submit_api(w: Workload, m: int, batch: int) -> dict[str, Any]:
+    """The first ``m`` commands through the keyword convenience API a user calls
+    (``Engine.submit`` / ``amend`` / ``cancel``), one call each, on a fresh engine. The calls'
+    arguments are prepared before timing; results are discarded."""
+    engine = Engine(w.instruments, capacity=w.capacity)
+    _run_batches(engine, w.prefill, batch, np.zeros(4 * batch, dtype=EVENT_DTYPE))
+    calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+    for c in w.commands[:m].tolist():
+        rec = dict(zip(COMMAND_DTYPE.names or (), c, strict=True))
+        if rec["kind"] == CMD_NEW:
+            args = (
+                rec["instrument"],
+                rec["account"],
+                rec["side"],
+                rec["qty_lots"],
+                rec["price_ticks"],
+            )
+            kw = {"order_type": rec["order_type"], "tif": rec["tif"], "order_id": rec["order_id"]}
+            calls.append((engine.submit, args, kw))
+        elif rec["kind"] == CMD_AMEND:
+            kw = {"price_ticks": rec["price_ticks"], "qty_lots": rec["qty_lots"]}
+            calls.append((engine.amend, (rec["account"], rec["order_id"]), kw))
+        elif rec["kind"] == CMD_CANCEL:
+            calls.append((engine.cancel, (rec["account"], rec["order_id"]), {}))
+    clock = time.perf_counter_ns
+    t0 = clock()
+    for fn, args, kw in calls:
+        fn(*args, **kw)
+    total_ns = clock() - t0
+    n = len(calls)
+    return {
+        "submit_api_commands": n,
+        "submit_api_cmds_per_s": n / (total_ns / 1e9) if n else None,
+        "submit_api_mean_us": total_ns / 1e3 / n if n else None,
+    }
+
+
 def measure_python_api(w: Workload, m: int, batch: int) -> dict[str, Any]:
     """The first ``m`` commands one by one through ``Engine.process`` (fresh engine, prefill
     through the batch path first)."""
@@ -336,6 +373,12 @@ def summary(r: dict[str, Any]) -> str:
             f"p99 {_fmt(r['python_api_p99_us'], ',.1f')} us, "
             f"p99.9 {_fmt(r['python_api_p999_us'], ',.1f')} us"
         )
+    if r.get("submit_api_cmds_per_s") is not None:
+        lines.append(
+            f"  submit API: Engine.submit / amend / cancel with keywords, one call each, "
+            f"{r['submit_api_commands']:,} commands: {_fmt(r['submit_api_cmds_per_s'])} cmds/s "
+            f"({_fmt(r['submit_api_mean_us'], ',.2f')} us per call)"
+        )
     if r.get("reference_cmds_per_s") is not None:
         match = (
             "identical events"
@@ -446,6 +489,9 @@ def run(args: argparse.Namespace) -> int:
     if deep:
         r.update(
             python_api_commands=None,
+            submit_api_commands=None,
+            submit_api_cmds_per_s=None,
+            submit_api_mean_us=None,
             python_api_cmds_per_s=None,
             python_api_p50_us=None,
             python_api_p99_us=None,
@@ -458,6 +504,7 @@ def run(args: argparse.Namespace) -> int:
         m_api = min(len(w.commands), PYTHON_API_COMMANDS)
         _log(f"timing the per-command Python API on {m_api:,} commands")
         r.update(measure_python_api(w, m_api, batch))
+        r.update(measure_submit_api(w, m_api, batch))
         assert m_ref is not None
         _log(f"timing the reference book on {m_ref:,} commands")
         r.update(measure_reference(w, m_ref, batch))

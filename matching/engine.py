@@ -20,9 +20,17 @@ from matching.api import SIDES, BookView, EngineBase, Level
 from matching.engine_check import check_state
 from matching.instruments import Instrument, fill_row, instrument_table
 from matching.levels_nb import init_instrument_nb
-from matching.process_nb import NEED_CAPACITY, STATUS_OK, process_desc_nb, process_fields_nb
+from matching.process_nb import (
+    BAD_FIELD,
+    NEED_CAPACITY,
+    STATUS_OK,
+    process_desc_nb,
+    process_fields_nb,
+)
 from matching.query_nb import depth_nb, dump_nb, position_nb
 from matching.records import (
+    CMD_AMEND,
+    CMD_CANCEL,
     CMD_NEW,
     COMMAND_DTYPE,
     DUMP_DTYPE,
@@ -54,11 +62,15 @@ _FIELDS = COMMAND_DTYPE.names or ()
 _N_FIELDS = len(_FIELDS)
 _FIELD_INDEX = {name: i for i, name in enumerate(_FIELDS)}
 _KIND = _FIELD_INDEX["kind"]
-_NARROW = [i for i, n in enumerate(_FIELDS) if COMMAND_DTYPE[n].itemsize < 8]
 _BOUNDS = [
     (int(np.iinfo(COMMAND_DTYPE[n]).min), int(np.iinfo(COMMAND_DTYPE[n]).max)) for n in _FIELDS
 ]
 _TS = _FIELD_INDEX["ts_ns"]
+_ACCOUNT = _FIELD_INDEX["account"]
+_ORDER_ID = _FIELD_INDEX["order_id"]
+_CLOID = _FIELD_INDEX["client_order_id"]
+_PRICE = _FIELD_INDEX["price_ticks"]
+_QTY = _FIELD_INDEX["qty_lots"]
 
 
 def _init_instruments(st: BookState, ids: Iterable[int]) -> BookState:
@@ -186,12 +198,7 @@ class Engine(EngineBase):
             i = _FIELD_INDEX.get(name)
             if i is None:
                 raise TypeError(f"unknown command field {name!r}")
-            if v:
-                lo, hi = _BOUNDS[i]
-                if not lo <= v <= hi:
-                    # the record field would truncate it: refuse rather than remap it
-                    raise ValueError(f"{name}={v} does not fit the command record ({lo}..{hi})")
-                vals[i] = v
+            vals[i] = v
         return self._send(vals)
 
     def _send(self, vals: list[int]) -> np.ndarray:
@@ -199,6 +206,12 @@ class Engine(EngineBase):
         if self._desc_ev != self._ev_addr:
             self._point_descriptor(self._ev)
         status, done, n = process_fields_nb(self._desc, self._f, self._cmd1)
+        if status == BAD_FIELD:
+            lo, hi = _BOUNDS[done]
+            # the record field would truncate it: refuse rather than remap it
+            raise ValueError(
+                f"{_FIELDS[done]}={vals[done]} does not fit the command record ({lo}..{hi})"
+            )
         if status != STATUS_OK:
             buf = self._resume(status, int(done), self._cmd1, self._ev)
             if buf is not self._ev:
@@ -237,13 +250,40 @@ class Engine(EngineBase):
             display_lots, expire_ns, account, instrument, stp_group, CMD_NEW, side, order_type,
             tif, flags, stp, 0,
         ]  # fmt: skip
-        # int64 fields are range-checked by the array assignment; check the narrower ones
-        for i in _NARROW:
-            lo, hi = _BOUNDS[i]
-            if not lo <= vals[i] <= hi:
-                raise ValueError(
-                    f"{_FIELDS[i]}={vals[i]} does not fit the command record ({lo}..{hi})"
-                )
+        # the array assignment refuses values beyond int64, the kernel the narrower fields
+        return self._send(vals)
+
+    def cancel(
+        self, account: int, order_id: int = 0, *, client_order_id: int = 0, ts_ns: int | None = None
+    ) -> np.ndarray:
+        """``EngineBase.cancel`` on the direct path (see ``submit``)."""
+        vals = [0] * _N_FIELDS
+        vals[_TS] = ts_ns or 0
+        vals[_KIND] = CMD_CANCEL
+        vals[_ACCOUNT] = account
+        vals[_ORDER_ID] = order_id
+        vals[_CLOID] = client_order_id
+        return self._send(vals)
+
+    def amend(
+        self,
+        account: int,
+        order_id: int = 0,
+        *,
+        price_ticks: int = 0,
+        qty_lots: int = 0,
+        client_order_id: int = 0,
+        ts_ns: int | None = None,
+    ) -> np.ndarray:
+        """``EngineBase.amend`` on the direct path (see ``submit``)."""
+        vals = [0] * _N_FIELDS
+        vals[_TS] = ts_ns or 0
+        vals[_KIND] = CMD_AMEND
+        vals[_ACCOUNT] = account
+        vals[_ORDER_ID] = order_id
+        vals[_CLOID] = client_order_id
+        vals[_PRICE] = price_ticks
+        vals[_QTY] = qty_lots
         return self._send(vals)
 
     def _point_descriptor(self, buf: np.ndarray) -> None:

@@ -149,6 +149,7 @@ from matching.view_nb import (
 STATUS_OK = 0
 NEED_CAPACITY = 1
 NEED_EVENTS = 2
+BAD_FIELD = 3  # process_fields_nb: field ``done`` does not fit the record
 VALUE_LIMIT = 1 << 62
 
 
@@ -711,6 +712,15 @@ def process_fields_nb(d, f, cmd):
     returns (status, done, events written); ``cmd`` holds the command for a resumed call."""
     st = state_ptr_nb(d)
     ctr_of(st)[C_NEV] = 0
+    # fields narrower than int64 must fit, or the record would silently truncate them
+    for i in range(9, 12):
+        if f[i] < -2147483648 or f[i] > 2147483647:
+            return BAD_FIELD, i, 0
+    for i in range(12, 18):
+        if f[i] < 0 or f[i] > 255:
+            return BAD_FIELD, i, 0
+    if f[18] < 0 or f[18] > 65535:
+        return BAD_FIELD, 18, 0
     c = cmd[0]
     c.seq = f[0]
     c.ts_ns = f[1]

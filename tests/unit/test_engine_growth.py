@@ -160,6 +160,12 @@ def test_per_command_api_refuses_values_that_do_not_fit_the_record() -> None:
     eng = Engine(PERP)
     with pytest.raises(ValueError, match="account=1099511627776 does not fit"):
         eng.limit(0, 2**40, "buy", 1, 100)
+    with pytest.raises(ValueError, match="side=300 does not fit"):
+        eng.submit(0, 1, 300, 1, 100)
+    with pytest.raises(ValueError, match="instrument=-2147483649 does not fit"):
+        eng.submit(-(2**31) - 1, 1, "buy", 1, 100)
+    with pytest.raises(OverflowError):
+        eng.submit(0, 1, "buy", 2**64, 100)
     with pytest.raises(TypeError, match="unknown command field"):
         eng._one(CMD_NEW, None, acount=1)
     assert eng.live_orders() == 0
