@@ -4,11 +4,19 @@ One instrument, AAPL (id 0, spot, tick 0.0001, lot 1): LOBSTER's integer prices 
 shares are lots. Resting orders belong to account 1, the aggressors that reproduce executions to
 account 2 (no self-trade prevention). The mapping:
 
-- 1 submission: NEW LIMIT GTC under the file's order id.
+- 1 submission: NEW LIMIT GTC under the file's order id. NASDAQ ids grow with time, so one
+  lower than that of an order resting at its price and side (an older order moving into a
+  level-N file's window from beyond it) belongs ahead of it: the driver cancels that level
+  from the first later-id order on, submits the new order and resubmits the cancelled ones
+  (same ids, remaining quantity), counted as ``window_reentries``.
 - 2 partial cancellation: AMEND to a smaller total quantity (priority kept).
 - 3 deletion: CANCEL by order id.
 - 4 visible execution: NEW LIMIT IOC of the opposite side at the execution price and size; it
   must fill exactly the named resting order (checked when that order was submitted in the file).
+  When that order is resting but not first on its side in the engine (the market executed it
+  out of visible priority), no IOC is sent: the size is taken off the order (AMEND down, or
+  CANCEL), reported as a mismatch and counted in ``out_of_priority_executions``, so one such
+  anomaly does not cascade into wrong fills.
 - 5 hidden execution, 6 cross: counted, not applied (they do not touch the visible book).
 - 7 halt: price -1 CMD_HALT, 1 CMD_RESUME, 0 (quoting) nothing.
 
@@ -18,7 +26,8 @@ synthetic one) and, after each later message k, the engine's top ``levels`` leve
 with row k. Messages about orders resting since before the file (unknown ids) then act on the
 synthetic order of their level. Without an order-book file they are counted and skipped, and
 the whole file runs as one engine batch; events are split by command ``seq`` to check the
-executions.
+executions. Either way the driver mirrors the engine's book in Python (``_Mirror``, fed every
+command it builds) to know queue positions per message without querying the engine.
 """
 
 from __future__ import annotations
@@ -110,6 +119,8 @@ class ReplayResult:
     seeded: bool = False
     seed_orders: int = 0
     window_entries: int = 0  # levels that came into the file's N-level window from beyond it
+    window_reentries: int = 0  # submissions re-queued ahead of later-id orders at their price
+    out_of_priority_executions: int = 0  # executions of an order not first in the engine's book
     engine_seconds: float = 0.0
     events_per_s: float = 0.0
     hidden_executions: int = 0
@@ -170,6 +181,99 @@ def _to_array(cmds: list[_Cmd], ts: np.ndarray, first_seq: int) -> np.ndarray:
     return out
 
 
+class _Mirror:
+    """The engine's book as the driver's commands leave it, kept in Python (price-time priority,
+    no self-trade prevention, IOC remainders dropped, amends down keep priority), so the driver
+    can see queue positions per message without asking the engine."""
+
+    def __init__(self) -> None:
+        self.queue: dict[tuple[int, int], list[int]] = {}  # (side, price) -> ids, FIFO
+        self.prices: dict[int, set[int]] = {BUY: set(), SELL: set()}  # non-empty levels
+        self.qty: dict[int, int] = {}  # total qty (incl. filled) of live orders
+        self.leaves: dict[int, int] = {}
+        self.where: dict[int, tuple[int, int]] = {}  # id -> (side, price)
+        self.halted = False
+
+    def best(self, side: int) -> int | None:
+        p = self.prices[side]
+        if not p:
+            return None
+        return max(p) if side == BUY else min(p)
+
+    def crosses(self, side: int, price: int) -> bool:
+        opp = self.best(SELL if side == BUY else BUY)
+        return opp is not None and (opp <= price if side == BUY else opp >= price)
+
+    def ahead(self, oid: int) -> tuple[int, int | None]:
+        """Orders ahead of live order ``oid`` in its level, and a better price on its side
+        (None when its level is the best)."""
+        side, price = self.where[oid]
+        best = self.best(side)
+        return self.queue[(side, price)].index(oid), (None if best == price else best)
+
+    def _remove(self, oid: int) -> None:
+        key = self.where.pop(oid)
+        q = self.queue[key]
+        q.remove(oid)
+        if not q:
+            del self.queue[key]
+            self.prices[key[0]].discard(key[1])
+        del self.qty[oid], self.leaves[oid]
+
+    def _rest(self, side: int, price: int, qty: int, leaves: int, oid: int) -> None:
+        self.queue.setdefault((side, price), []).append(oid)
+        self.prices[side].add(price)
+        self.qty[oid], self.leaves[oid], self.where[oid] = qty, leaves, (side, price)
+
+    def apply(self, c: _Cmd) -> list[tuple[int, int]]:
+        """Apply one command; the (maker id, qty) fills it makes."""
+        kind, side, price, qty, oid = c[0], c[1], c[2], c[3], c[4]
+        fills: list[tuple[int, int]] = []
+        if kind == CMD_HALT:
+            self.halted = True
+        elif kind == CMD_RESUME:
+            self.halted = False
+        elif kind == CMD_CANCEL:
+            if oid in self.leaves:
+                self._remove(oid)
+        elif kind == CMD_AMEND:
+            if self.halted or oid not in self.leaves:
+                return fills
+            filled = self.qty[oid] - self.leaves[oid]
+            if qty <= filled:
+                return fills  # the engine rejects it
+            new_leaves = qty - filled
+            if new_leaves <= self.leaves[oid]:
+                self.qty[oid], self.leaves[oid] = qty, new_leaves
+            else:  # loses priority (the driver never amends up)
+                s, p = self.where[oid]
+                self._remove(oid)
+                self._rest(s, p, qty, new_leaves, oid)
+        elif kind == CMD_NEW:
+            if self.halted or oid in self.leaves or qty <= 0:
+                return fills
+            opp = SELL if side == BUY else BUY
+            left = qty
+            while left > 0:
+                bp = self.best(opp)
+                if bp is None or (bp > price if side == BUY else bp < price):
+                    break
+                q = self.queue[(opp, bp)]
+                while left > 0 and q:
+                    mid = q[0]
+                    n = min(left, self.leaves[mid])
+                    fills.append((mid, n))
+                    left -= n
+                    self.leaves[mid] -= n
+                    if self.leaves[mid] == 0:
+                        self._remove(mid)
+                        if (opp, bp) not in self.queue:
+                            break
+            if left > 0 and c[6] == GTC:
+                self._rest(side, price, qty, left, oid)
+        return fills
+
+
 class _Replayer:
     def __init__(self, messages: np.ndarray, engine: EngineBase, seeded: bool) -> None:
         self.msgs = messages
@@ -186,6 +290,13 @@ class _Replayer:
         self.mismatches: list[dict[str, Any]] = []
         self.causes: dict[str, int] = {}
         self.cmd_msg = np.zeros(0, dtype=np.int64)  # message index of every command (seed: -1)
+        self.book = _Mirror()
+
+    def apply(self, cmds: list[_Cmd]) -> list[_Cmd]:
+        """Mirror ``cmds`` (about to be sent) in ``self.book``; returns them."""
+        for c in cmds:
+            self.book.apply(c)
+        return cmds
 
     # --- building --------------------------------------------------------------------------
     def commands_for(self, i: int) -> list[_Cmd]:
@@ -200,7 +311,8 @@ class _Replayer:
             res.submissions += 1
             self.submitted.add(oid)
             self.totals[oid] = size
-            return [(CMD_NEW, side, price, size, oid, RESTING_ACCOUNT, GTC, i)]
+            new: _Cmd = (CMD_NEW, side, price, size, oid, RESTING_ACCOUNT, GTC, i)
+            return self._in_id_order(new)
         if t in (LOB_PARTIAL_CANCEL, LOB_DELETE):
             if t == LOB_DELETE:
                 res.deletions += 1
@@ -222,6 +334,10 @@ class _Replayer:
                     return []
             else:
                 res.executions_checked += 1
+                if oid in self.book.leaves:
+                    ahead, better = self.book.ahead(oid)
+                    if ahead or better is not None:
+                        return self._out_of_priority(i, oid, size, ahead, better)
             opp = SELL if side == BUY else BUY
             agg = AGGRESSOR_ID_BASE + i
             return [(CMD_NEW, opp, price, size, agg, AGGRESSOR_ACCOUNT, IOC, i)]
@@ -236,6 +352,63 @@ class _Replayer:
             if price == 1:
                 return [(CMD_RESUME, 0, 0, 0, 0, 0, 0, i)]
         return []
+
+    def _in_id_order(self, new: _Cmd) -> list[_Cmd]:
+        """A submission whose NASDAQ id is lower than that of an order resting at its price
+        and side (an order moving into the file's window from beyond it: ids grow with time,
+        so it is older) goes ahead of them: cancel the level from the first such order on,
+        submit the new order, then resubmit the cancelled ones with their remaining quantity
+        under the same ids."""
+        side, price, oid = new[1], new[2], new[4]
+        q = self.book.queue.get((side, price))
+        if oid >= SEED_ID_BASE or not q or self.book.halted or self.book.crosses(side, price):
+            return [new]
+        p = next((k for k, o in enumerate(q) if oid < o < SEED_ID_BASE), None)
+        if p is None:
+            return [new]
+        tail = q[p:]
+        if all(o < SEED_ID_BASE for o in tail):
+            tail.sort()
+        i = new[7]
+        cmds: list[_Cmd] = [(CMD_CANCEL, 0, 0, 0, o, RESTING_ACCOUNT, 0, i) for o in tail]
+        cmds.append(new)
+        for o in tail:
+            leaves = self.book.leaves[o]
+            self.totals[o] = leaves
+            cmds.append((CMD_NEW, side, price, leaves, o, RESTING_ACCOUNT, GTC, i))
+        self.res.window_reentries += 1
+        return cmds
+
+    def _out_of_priority(
+        self, i: int, oid: int, size: int, ahead: int, better: int | None
+    ) -> list[_Cmd]:
+        """A visible execution of an order that is not first in the engine's book on its side:
+        the market executed out of visible priority (or the engine's queue differs). Sending
+        the IOC would fill someone else and cascade; take the size off the named order
+        instead, and report it."""
+        leaves = self.book.leaves[oid]
+        side, price = self.book.where[oid]
+        first = self.book.queue[(side, price)][0]
+        status = f"resting with {leaves} lots at {price}, {ahead} orders ahead of it"
+        if ahead:
+            status += f" (first {first})"
+        if better is not None:
+            status += f", a better price {better} on its side"
+        self.mismatch(
+            "market executed out of visible priority",
+            {
+                "message": message_dict(self.msgs, i),
+                "expected": {"maker_order_id": oid, "qty": size},
+                "got": [],
+                "order_status": status,
+            },
+        )
+        self.res.out_of_priority_executions += 1
+        if size >= leaves:
+            self.totals.pop(oid, None)
+            return [(CMD_CANCEL, 0, 0, 0, oid, RESTING_ACCOUNT, 0, i)]
+        self.totals[oid] = self.book.qty[oid] - size
+        return [(CMD_AMEND, 0, 0, self.totals[oid], oid, RESTING_ACCOUNT, 0, i)]
 
     def _reduce_seed(self, side: int, price: int, size: int, i: int) -> list[_Cmd]:
         """A deletion / partial cancel of an order resting before the file: take ``size`` off
@@ -509,20 +682,21 @@ def replay_lobster(
     cmd_msg: list[int] = []
     if orderbook is not None and seeded:
         r.res.levels = levels
-        seed = r.seed(orderbook[0])
+        seed = r.apply(r.seed(orderbook[0]))
         cmd_msg += [c[7] for c in seed]
         r.run(_to_array(seed, ts, engine.next_seq))
         if not any(c[7] == 0 for c in seed):
-            first = r.commands_for(0)  # message 0 not a submission: apply it after the seed
+            # message 0 not a submission: apply it after the seed
+            first = r.apply(r.commands_for(0))
             if first:
                 cmd_msg += [c[7] for c in first]
                 r.note_fills(r.run(_to_array(first, ts, engine.next_seq)))
         for i in range(1, len(messages)):
-            cmds = r.commands_for(i)
+            cmds = r.apply(r.commands_for(i))
             if cmds:
                 cmd_msg += [c[7] for c in cmds]
                 r.note_fills(r.run(_to_array(cmds, ts, engine.next_seq)))
-            entering = r.window_entries(i, orderbook[i - 1], orderbook[i])
+            entering = r.apply(r.window_entries(i, orderbook[i - 1], orderbook[i]))
             if entering:
                 cmd_msg += [c[7] for c in entering]
                 r.run(_to_array(entering, ts, engine.next_seq))
@@ -530,7 +704,7 @@ def replay_lobster(
     else:
         built: list[_Cmd] = []
         for i in range(len(messages)):
-            built += r.commands_for(i)
+            built += r.apply(r.commands_for(i))
         cmd_msg = [c[7] for c in built]
         if built:
             r.run(_to_array(built, ts, engine.next_seq))
@@ -557,6 +731,11 @@ def _summary(res: ReplayResult, message_file: str, orderbook_file: str | None) -
             f"  seeded from row 1 of {orderbook_file}: {res.seed_orders} synthetic orders; "
             f"{res.window_entries} levels entered the file's window from beyond it"
         )
+    lines.append(
+        f"  submissions re-queued ahead of later-id orders at their price: "
+        f"{res.window_reentries}; executions out of visible priority (applied as a "
+        f"reduction, no IOC): {res.out_of_priority_executions}"
+    )
     lines.append(
         f"  orders resting before the file: {res.preexisting_executions} executions, "
         f"{res.preexisting_deletions} deletions / partial cancellations"
