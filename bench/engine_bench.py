@@ -73,6 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch", type=int, default=4096, metavar="B", help="commands per process_into call"
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        metavar="R",
+        help="timed passes of the batch path, each on a fresh engine; the best is reported, "
+        "with the median (this shared machine only ever slows a run down). deep-book: 1",
+    )
+    parser.add_argument(
         "--reference-commands",
         type=int,
         default=None,
@@ -354,7 +362,8 @@ def summary(r: dict[str, Any]) -> str:
     name = r["workload"]
     lines = [
         f"engine {name}: {r['commands']:,} commands in {r['seconds']:.3f} s = "
-        f"{_fmt(r['cmds_per_s'])} cmds/s (batch {r['batch']}); per-batch ns/command "
+        f"{_fmt(r['cmds_per_s'])} cmds/s (batch {r['batch']}, best of {r.get('repeat', 1)}, "
+        f"median {_fmt(r.get('cmds_per_s_median', r['cmds_per_s']))}); per-batch ns/command "
         f"p50 {_fmt(r['p50_ns'])} p99 {_fmt(r['p99_ns'])} p99.9 {_fmt(r['p999_ns'])}; "
         f"{r['machine']['cpu']}",
         f"  workload:   {r['description']}",
@@ -471,7 +480,17 @@ def run(args: argparse.Namespace) -> int:
     _log("timing the batch path")
     b = measure_batch(w, batch, capacity, ev)
     engine = b.pop("engine")
-    r.update(b)
+    runs = [b]
+    for _ in range(1 if deep else max(1, args.repeat) - 1):
+        extra = measure_batch(w, batch, capacity, ev)
+        extra.pop("engine")
+        runs.append(extra)
+    rates = sorted(x["cmds_per_s"] for x in runs)
+    best = max(runs, key=lambda x: x["cmds_per_s"])
+    r.update(best)
+    r["repeat"] = len(runs)
+    r["cmds_per_s_median"] = rates[len(rates) // 2]
+    r["cmds_per_s_runs"] = [round(x) for x in rates]
     if deep:
         assert baseline_kb is not None
         peak_kb = _maxrss_kb()
