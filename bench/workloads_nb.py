@@ -13,20 +13,17 @@ and resumes at ``i + 1``); ``ST_NEED_IDS`` means the per-order arrays are full (
 them and resumes at ``i``).
 
 Numba keys a cached kernel on its own file only, and these kernels inline the matching kernels:
-``_guard_cache`` below drops this module's cached machine code whenever a source file of
+``guard_cache`` below drops this module's cached machine code whenever a source file of
 ``matching/`` (or this file) changes, as ``matching._jit`` does for the matching package.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
-import numba
 import numpy as np
 
-from matching._jit import njit
+from matching._jit import guard_cache, njit
 from matching.process_nb import STATUS_OK, process_nb
 from matching.records import (
     BUY,
@@ -45,31 +42,13 @@ from matching.records import (
 from matching.state import C_NEV, C_NLV, C_OUSED
 from matching.view_nb import ctr_of, events_of, inst_of, levels_of, lnext_of
 
-
-def _guard_cache() -> None:
-    here = Path(__file__).resolve()
-    h = hashlib.blake2b(digest_size=16)
-    h.update(numba.__version__.encode())
-    for src in [*sorted((here.parent.parent / "matching").glob("*.py")), here]:
-        h.update(src.name.encode())
-        h.update(src.read_bytes())
-    cache_dir = here.parent / "__pycache__"
-    stamp = cache_dir / "workloads_nb-fingerprint"
-    digest = h.hexdigest()
-    try:
-        if stamp.exists() and stamp.read_text() == digest:
-            return
-        for f in [*cache_dir.glob("workloads_nb.*.nbi"), *cache_dir.glob("workloads_nb.*.nbc")]:
-            f.unlink(missing_ok=True)
-        cache_dir.mkdir(exist_ok=True)
-        tmp = stamp.with_suffix(f".{os.getpid()}")
-        tmp.write_text(digest)
-        tmp.replace(stamp)
-    except OSError:
-        pass  # read-only tree: numba uses its own cache location
-
-
-_guard_cache()
+_HERE = Path(__file__).resolve()
+# these kernels call matching's: their cache is stale when either changes
+guard_cache(
+    _HERE.parent / "__pycache__",
+    [*sorted((_HERE.parent.parent / "matching").glob("*.py")), _HERE],
+    prefix="workloads_nb.",
+)
 
 # --- kernel status ---------------------------------------------------------------------------
 ST_DONE = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numba
@@ -17,21 +18,22 @@ import numba
 _PKG = Path(__file__).resolve().parent
 
 
-def _guard_cache() -> None:
+def guard_cache(cache_dir: Path, sources: Iterable[Path], prefix: str = "") -> None:
+    """Delete numba's cached kernels in ``cache_dir`` (files starting with ``prefix``) unless
+    the fingerprint of ``sources`` (and numba's version) is the one recorded there. O(sources)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(numba.__version__.encode())
-    for src in sorted(_PKG.glob("*_nb.py")):
+    for src in sources:
         h.update(src.name.encode())
         h.update(src.read_bytes())
-    stamp_dir = _PKG / "__pycache__"
-    stamp = stamp_dir / "nb-fingerprint"
+    stamp = cache_dir / f"{prefix or 'nb'}-fingerprint"
     digest = h.hexdigest()
     try:
         if stamp.exists() and stamp.read_text() == digest:
             return
-        for f in list(stamp_dir.glob("*.nbi")) + list(stamp_dir.glob("*.nbc")):
+        for f in [*cache_dir.glob(f"{prefix}*.nbi"), *cache_dir.glob(f"{prefix}*.nbc")]:
             f.unlink(missing_ok=True)
-        stamp_dir.mkdir(exist_ok=True)
+        cache_dir.mkdir(exist_ok=True)
         tmp = stamp.with_suffix(f".{os.getpid()}")
         tmp.write_text(digest)
         tmp.replace(stamp)
@@ -40,7 +42,7 @@ def _guard_cache() -> None:
         pass
 
 
-_guard_cache()
+guard_cache(_PKG / "__pycache__", sorted(_PKG.glob("*_nb.py")))
 
 
 def njit(fn):
