@@ -70,8 +70,28 @@ def packed_bytes(records: np.ndarray) -> bytes:
     return bytes(rfn.repack_fields(np.ascontiguousarray(records)).tobytes())
 
 
-_FIELDS = COMMAND_DTYPE.names or ()
-_ZERO = dict.fromkeys(_FIELDS, 0)
+FIELDS: tuple[str, ...] = COMMAND_DTYPE.names or ()
+FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
+# (min, max) a value may take in each command field: larger ones would be truncated
+FIELD_BOUNDS = [
+    (int(np.iinfo(COMMAND_DTYPE[n]).min), int(np.iinfo(COMMAND_DTYPE[n]).max)) for n in FIELDS
+]
+_ZERO = dict.fromkeys(FIELDS, 0)
+_N = len(FIELDS)
+# field positions, as constants: the convenience methods run per command
+_TS, _OID, _CLOID, _PRICE, _QTY = (
+    FIELD_INDEX[n] for n in ("ts_ns", "order_id", "client_order_id", "price_ticks", "qty_lots")
+)
+_ACCOUNT, _KIND = FIELD_INDEX["account"], FIELD_INDEX["kind"]
+
+
+def check_fields(vals: list[int]) -> None:
+    """Raise ValueError naming the first value (COMMAND_DTYPE order) that does not fit its
+    field: a record would silently truncate it. O(fields)."""
+    for i, v in enumerate(vals):
+        lo, hi = FIELD_BOUNDS[i]
+        if not lo <= v <= hi:
+            raise ValueError(f"{FIELDS[i]}={v} does not fit the command record ({lo}..{hi})")
 
 
 def make_command(kind: int, **fields: Any) -> np.ndarray:
@@ -81,7 +101,7 @@ def make_command(kind: int, **fields: Any) -> np.ndarray:
     if unknown:
         raise TypeError(f"unknown command fields: {sorted(unknown)}")
     values = {**_ZERO, **fields, "kind": kind}
-    return np.array([tuple(values[f] for f in _FIELDS)], dtype=COMMAND_DTYPE)
+    return np.array([tuple(values[f] for f in FIELDS)], dtype=COMMAND_DTYPE)
 
 
 class EngineBase(ABC):
@@ -143,10 +163,23 @@ class EngineBase(ABC):
             self.now_ns = max(self.now_ns, int(tss[i]))
 
     def _one(self, kind: int, ts_ns: int | None, **fields: Any) -> np.ndarray:
-        cmd = make_command(kind, **fields)
-        if ts_ns is not None:
-            cmd["ts_ns"] = ts_ns
-        return self.process(cmd)
+        """One command from keyword fields (see ``_send``)."""
+        vals = [0] * _N
+        vals[_KIND] = kind
+        vals[_TS] = ts_ns or 0
+        for name, v in fields.items():
+            i = FIELD_INDEX.get(name)
+            if i is None:
+                raise TypeError(f"unknown command field {name!r}")
+            vals[i] = v
+        return self._send(vals)
+
+    def _send(self, vals: list[int]) -> np.ndarray:
+        """Run one command given as its field values in COMMAND_DTYPE order; every
+        convenience method ends here. Values that do not fit their field are refused with
+        ValueError (never truncated). The numba engine overrides this with a kernel path."""
+        check_fields(vals)
+        return self.process(np.array([tuple(vals)], dtype=COMMAND_DTYPE))
 
     # --- per-command convenience -----------------------------------------------------------
     def submit(
@@ -171,26 +204,17 @@ class EngineBase(ABC):
         ts_ns: int | None = None,
     ) -> np.ndarray:
         """Submit one order; returns its events (ACCEPTED or REJECTED first). O(fills + log L)."""
+        if isinstance(side, str):
+            side = SIDES.get(side, 0)
         flags = (FLAG_POST_ONLY if post_only else 0) | (FLAG_REDUCE_ONLY if reduce_only else 0)
-        return self._one(
-            CMD_NEW,
-            ts_ns,
-            instrument=instrument,
-            account=account,
-            side=SIDES.get(side, 0) if isinstance(side, str) else side,
-            qty_lots=qty_lots,
-            price_ticks=price_ticks,
-            order_type=order_type,
-            tif=tif,
-            order_id=order_id,
-            client_order_id=client_order_id,
-            trigger_ticks=trigger_ticks,
-            display_lots=display_lots,
-            expire_ns=expire_ns,
-            flags=flags,
-            stp=stp,
-            stp_group=stp_group,
-        )
+        # positional, in COMMAND_DTYPE order: the per-order cost from Python is mostly here
+        return self._send(
+            [
+                0, ts_ns or 0, order_id, client_order_id, price_ticks, qty_lots, trigger_ticks,
+                display_lots, expire_ns, account, instrument, stp_group, CMD_NEW, side,
+                order_type, tif, flags, stp, 0,
+            ]
+        )  # fmt: skip
 
     def limit(
         self, instrument: int, account: int, side: int | str, qty: int, price: int, **kw: Any
@@ -225,9 +249,13 @@ class EngineBase(ABC):
         self, account: int, order_id: int = 0, *, client_order_id: int = 0, ts_ns: int | None = None
     ) -> np.ndarray:
         """Cancel one order by venue id or (when order_id is 0) by client order id. O(1)."""
-        return self._one(
-            CMD_CANCEL, ts_ns, account=account, order_id=order_id, client_order_id=client_order_id
-        )
+        vals = [0] * _N
+        vals[_TS] = ts_ns or 0
+        vals[_KIND] = CMD_CANCEL
+        vals[_ACCOUNT] = account
+        vals[_OID] = order_id
+        vals[_CLOID] = client_order_id
+        return self._send(vals)
 
     def amend(
         self,
@@ -240,15 +268,15 @@ class EngineBase(ABC):
         ts_ns: int | None = None,
     ) -> np.ndarray:
         """Change price and/or total quantity (0 = unchanged); see rulebook s.4 for priority."""
-        return self._one(
-            CMD_AMEND,
-            ts_ns,
-            account=account,
-            order_id=order_id,
-            client_order_id=client_order_id,
-            price_ticks=price_ticks,
-            qty_lots=qty_lots,
-        )
+        vals = [0] * _N
+        vals[_TS] = ts_ns or 0
+        vals[_KIND] = CMD_AMEND
+        vals[_ACCOUNT] = account
+        vals[_OID] = order_id
+        vals[_CLOID] = client_order_id
+        vals[_PRICE] = price_ticks
+        vals[_QTY] = qty_lots
+        return self._send(vals)
 
     def mass_cancel(
         self,
