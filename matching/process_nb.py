@@ -31,6 +31,7 @@ from matching.reasons import (
     CANCEL_KILL_SWITCH,
     CANCEL_LIQUIDATION,
     CANCEL_MASS,
+    CANCEL_SETTLEMENT,
     CANCEL_USER,
     CAPACITY_EXHAUSTED,
     DUPLICATE_CLIENT_ORDER_ID,
@@ -518,6 +519,7 @@ def mass_cancel_nb(st, c):
         or reason == CANCEL_DISCONNECT
         or reason == CANCEL_LIQUIDATION
         or reason == CANCEL_KILL_SWITCH
+        or reason == CANCEL_SETTLEMENT
     ):
         emit_reject_nb(st, c, INVALID_REASON)
         return
@@ -679,22 +681,31 @@ def process_nb(st, cmds):
         # only now is the command sure to run: a resumed command must get the same number
         if seq >= ctr[C_NEXT_SEQ]:
             ctr[C_NEXT_SEQ] = seq + 1
-        k = c.kind
-        if k == CMD_NEW:
-            new_order_nb(st, c)
-        elif k == CMD_CANCEL:
-            cancel_nb(st, c)
-        elif k == CMD_AMEND:
-            amend_nb(st, c, found)
-        elif k == CMD_MASS_CANCEL:
-            mass_cancel_nb(st, c)
-        elif k == CMD_CLOCK:
-            pass
-        elif k >= CMD_HALT and k <= CMD_SET_REF_PRICE:
-            admin_nb(st, c)
-        else:
-            emit_reject_nb(st, c, INVALID_COMMAND)
+        dispatch_nb(st, c, found)
     return STATUS_OK, cmds.shape[0]
+
+
+@njit
+def dispatch_nb(st, c, found):
+    """Apply one command whose seq, time and expiry are done and whose capacity and events are
+    reserved (``process_nb``'s checks, or a caller that made the same ones: the clearing
+    pipeline). ``found``: an amend's order slot. Handlers read seq and ts from the counters,
+    never from ``c``."""
+    k = c.kind
+    if k == CMD_NEW:
+        new_order_nb(st, c)
+    elif k == CMD_CANCEL:
+        cancel_nb(st, c)
+    elif k == CMD_AMEND:
+        amend_nb(st, c, found)
+    elif k == CMD_MASS_CANCEL:
+        mass_cancel_nb(st, c)
+    elif k == CMD_CLOCK:
+        pass
+    elif k >= CMD_HALT and k <= CMD_SET_REF_PRICE:
+        admin_nb(st, c)
+    else:
+        emit_reject_nb(st, c, INVALID_COMMAND)
 
 
 @njit

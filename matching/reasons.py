@@ -22,6 +22,15 @@ INVALID_DECIMAL = 1003
 
 # --- 2xxx: risk ----------------------------------------------------------------------------
 REDUCE_ONLY_WOULD_INCREASE = 2001
+INSUFFICIENT_BALANCE = 2002
+INSUFFICIENT_MARGIN = 2003
+ACCOUNT_DISABLED = 2004
+STOP_MARKET_BUY_UNFUNDED = 2005
+NO_MARK_PRICE = 2006
+POSITION_OWNED_BY_CLEARING = 2007
+INSTRUMENT_SETTLED = 2008
+INVALID_TRANSFER = 2009
+INVALID_CLEARING_COMMAND = 2010
 
 # --- 3001-3099: matching rejects -----------------------------------------------------------
 UNKNOWN_INSTRUMENT = 3001
@@ -66,6 +75,7 @@ CANCEL_MASS = 3109
 CANCEL_REDUCE_ONLY = 3110
 CANCEL_KILL_SWITCH = 3111
 CANCEL_FOK = 3112
+CANCEL_SETTLEMENT = 3113
 
 # --- 3200-3299: instrument status ----------------------------------------------------------
 STATUS_HALTED = 3201
@@ -88,6 +98,44 @@ _TABLE: list[tuple[int, str, str]] = [
         REDUCE_ONLY_WOULD_INCREASE,
         "REDUCE_ONLY_WOULD_INCREASE",
         "reduce-only order is on the position's side or larger than the position",
+    ),
+    (
+        INSUFFICIENT_BALANCE,
+        "INSUFFICIENT_BALANCE",
+        "available balance cannot pay for the order (price x size + fee) or the withdrawal",
+    ),
+    (
+        INSUFFICIENT_MARGIN,
+        "INSUFFICIENT_MARGIN",
+        "available margin cannot cover the initial margin this order adds: deposit or reduce",
+    ),
+    (ACCOUNT_DISABLED, "ACCOUNT_DISABLED", "the account is disabled: only cancels are accepted"),
+    (
+        STOP_MARKET_BUY_UNFUNDED,
+        "STOP_MARKET_BUY_UNFUNDED",
+        "a stop-market buy paid in cash (spot, option) cannot be funded in advance: "
+        "send a stop-limit",
+    ),
+    (
+        NO_MARK_PRICE,
+        "NO_MARK_PRICE",
+        "the instrument (or an option's underlying) has no mark price yet: set one first",
+    ),
+    (
+        POSITION_OWNED_BY_CLEARING,
+        "POSITION_OWNED_BY_CLEARING",
+        "positions come from fills under clearing: set_position is for a bare engine only",
+    ),
+    (INSTRUMENT_SETTLED, "INSTRUMENT_SETTLED", "the instrument has expired and settled"),
+    (
+        INVALID_TRANSFER,
+        "INVALID_TRANSFER",
+        "deposit or withdrawal needs an amount > 0, a transfer id > 0, a known asset and account",
+    ),
+    (
+        INVALID_CLEARING_COMMAND,
+        "INVALID_CLEARING_COMMAND",
+        "clearing command does not fit the instrument (e.g. funding of a non-perpetual)",
     ),
     (UNKNOWN_INSTRUMENT, "UNKNOWN_INSTRUMENT", "no instrument has this id"),
     (INSTRUMENT_HALTED, "INSTRUMENT_HALTED", "instrument is halted: only cancels are accepted"),
@@ -169,6 +217,11 @@ _TABLE: list[tuple[int, str, str]] = [
     ),
     (CANCEL_KILL_SWITCH, "CANCEL_KILL_SWITCH", "cancelled by the operator's kill switch"),
     (CANCEL_FOK, "CANCEL_FOK", "triggered fill-or-kill stop could not fill in full"),
+    (
+        CANCEL_SETTLEMENT,
+        "CANCEL_SETTLEMENT",
+        "cancelled because its instrument expired and settled",
+    ),
     (STATUS_HALTED, "STATUS_HALTED", "instrument halted"),
     (STATUS_RESUMED, "STATUS_RESUMED", "instrument resumed"),
     (STATUS_REF_PRICE, "STATUS_REF_PRICE", "reference price for the price band set"),
@@ -178,7 +231,14 @@ REASONS: dict[int, Reason] = {code: Reason(code, name, text) for code, name, tex
 
 # Reasons a mass cancel may carry (the kernel checks the same range).
 MASS_CANCEL_REASONS = frozenset(
-    {CANCEL_USER, CANCEL_MASS, CANCEL_DISCONNECT, CANCEL_LIQUIDATION, CANCEL_KILL_SWITCH}
+    {
+        CANCEL_USER,
+        CANCEL_MASS,
+        CANCEL_DISCONNECT,
+        CANCEL_LIQUIDATION,
+        CANCEL_KILL_SWITCH,
+        CANCEL_SETTLEMENT,
+    }
 )
 
 

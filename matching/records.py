@@ -24,6 +24,14 @@ CMD_END_OF_DAY = 7  # session end: cancel DAY orders of one instrument (-1: all 
 CMD_CLOCK = 8  # advance engine time only (expires GTD orders)
 CMD_SET_POSITION = 9  # seed an account's net position (lots, signed) for reduce-only checks
 CMD_SET_REF_PRICE = 10  # set the reference price used by the price band before any trade
+# Clearing commands (docs/clearing.md, section 8): handled by clearing, never by the engine
+# (an engine without clearing rejects them with INVALID_COMMAND).
+CMD_DEPOSIT = 11  # account, instrument = asset index, qty_lots = amount, order_id = transfer id
+CMD_WITHDRAW = 12  # as deposit
+CMD_SET_MARK = 13  # instrument, price_ticks = index price, flags: 0 mark = index, 1 = banded mid
+CMD_FUNDING = 14  # instrument (perpetual): pay funding now
+CMD_SETTLE = 15  # instrument (future / option), price_ticks = settlement price
+CMD_ACCOUNT = 16  # account, flags bit 0 = disabled
 
 CMD_NAMES = {
     CMD_NEW: "new",
@@ -36,6 +44,12 @@ CMD_NAMES = {
     CMD_CLOCK: "clock",
     CMD_SET_POSITION: "set_position",
     CMD_SET_REF_PRICE: "set_ref_price",
+    CMD_DEPOSIT: "deposit",
+    CMD_WITHDRAW: "withdraw",
+    CMD_SET_MARK: "set_mark",
+    CMD_FUNDING: "funding",
+    CMD_SETTLE: "settle",
+    CMD_ACCOUNT: "account",
 }
 
 # --- sides ---------------------------------------------------------------------------------
@@ -78,6 +92,14 @@ EV_LEVEL = 7  # a visible price level changed: qty_lots = new visible total, lea
 EV_MASS_CANCELLED = 8  # acknowledgement of a mass cancel: qty_lots = number of orders cancelled
 EV_STATUS = 9  # instrument status change: reason = STATUS_HALTED / STATUS_RESUMED / ...
 EV_POSITION = 10  # acknowledgement of CMD_SET_POSITION: qty_lots = the new position
+# Clearing events (docs/clearing.md, section 8)
+EV_BALANCE = 11  # deposit / withdrawal done: qty_lots = amount, leaves_lots = new balance
+EV_MARK = 12  # mark price set: price_ticks = mark, aux = index
+EV_FUNDING = 13  # funding paid: qty_lots = total paid, aux = rate (ppm), price_ticks = mark
+EV_SETTLEMENT = 14  # instrument settled: price_ticks = settlement price, qty_lots = positions
+EV_ACCOUNT = 15  # account enabled / disabled: flags bit 0 = disabled
+EV_LIQUIDATION = 16  # liquidation of a position: qty_lots = position, price = bankruptcy price
+EV_ADL = 17  # auto-deleverage: account closes qty_lots against maker_account at price_ticks
 
 EV_NAMES = {
     EV_ACCEPTED: "accepted",
@@ -90,12 +112,21 @@ EV_NAMES = {
     EV_MASS_CANCELLED: "mass_cancelled",
     EV_STATUS: "status",
     EV_POSITION: "position",
+    EV_BALANCE: "balance",
+    EV_MARK: "mark",
+    EV_FUNDING: "funding",
+    EV_SETTLEMENT: "settlement",
+    EV_ACCOUNT: "account",
+    EV_LIQUIDATION: "liquidation",
+    EV_ADL: "adl",
 }
 
 # EV_AMENDED flag bit: the amend kept the order's queue position.
 EVF_KEPT_PRIORITY = 1
 # EV_FILL flag bit: the maker was an iceberg and refilled its displayed tranche after this fill.
 EVF_REFILLED = 2
+# EV_BALANCE flag bit: a repeat of a known transfer id; nothing changed.
+EVF_DUPLICATE = 1
 
 # --- instrument kinds ----------------------------------------------------------------------
 KIND_SPOT = 1

@@ -1,5 +1,5 @@
 """The ``venue`` command line: ``venue run``, ``venue bench ...``, ``venue replay ...``,
-``venue reasons``."""
+``venue reasons``, ``venue report balances``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,19 @@ def _cmd_reasons(args: argparse.Namespace) -> int:
     for code, r in sorted(REASONS.items()):
         print(f"{code:>5}  {stage(code):<8} {r.name:<28} {r.meaning}")
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from venue.report import report_balances
+
+    if args.state is None:
+        print(
+            "running the demo clearing session (the first run on a machine compiles the "
+            "kernels, about two minutes)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return report_balances(state=args.state, statements_dir=args.statements)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay_bench.add_arguments(replay)
     replay.set_defaults(func=_cmd_bench, bench_run=replay_bench.run)
 
+    clearing = bsub.add_parser(
+        "clearing", help="settlement fills/s and the risk -> match -> settle pipeline"
+    )
+    from bench import clearing_bench
+
+    clearing_bench.add_arguments(clearing)
+    clearing.set_defaults(func=_cmd_bench, bench_run=clearing_bench.run)
+
     replay = sub.add_parser("replay", help="replay historical data through the engine and check it")
     rsub = replay.add_subparsers(dest="source", required=True, metavar="SOURCE")
     lob = rsub.add_parser("lobster", help="a LOBSTER message file (and its order-book file)")
@@ -86,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     reasons = sub.add_parser("reasons", help="list every reject and cancel reason code")
     reasons.set_defaults(func=_cmd_reasons)
+
+    report = sub.add_parser("report", help="clearing reports: totals, balances, statements")
+    rpsub = report.add_subparsers(dest="report", required=True, metavar="REPORT")
+    bal = rpsub.add_parser(
+        "balances", help="totals, balances and net settlement (of a demo session or a ledger)"
+    )
+    bal.add_argument(
+        "--state", metavar="DIR", help="a saved ledger: DIR/ledger.npy and DIR/assets.json"
+    )
+    bal.add_argument(
+        "--statements", metavar="OUT_DIR", help="also write per-account CSV and JSON statements"
+    )
+    bal.set_defaults(func=_cmd_report)
     return p
 
 
