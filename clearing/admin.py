@@ -387,7 +387,7 @@ def liquidate(ex: Exchange, a: int, asset: int, seq: int, ts: int) -> None:
     _na, ni, _rows = _cols(ex)
     cs.ctr[K_LIQ] = a
     try:
-        derived(ex, CMD_MASS_CANCEL, seq, ts, account=a, reason=R.CANCEL_LIQUIDATION)
+        derived(ex, CMD_MASS_CANCEL, seq, ts, account=a, instrument=-1, reason=R.CANCEL_LIQUIDATION)
         fee_base = 0
         for i in range(ni):
             r = cs.inst[i]
