@@ -360,6 +360,10 @@ class Exchange(EngineBase):
     def status_table(self) -> np.ndarray:
         return self.engine.status_table()
 
+    def live_orders(self) -> int:
+        """Resting orders plus pending stops. O(1)."""
+        return self.engine.live_orders()
+
     def check_invariants(self) -> None:
         """The engine's invariants, then clearing's (docs/clearing.md 9). O(state)."""
         self.engine.check_invariants()
