@@ -267,7 +267,8 @@ def pay_due_funding(ex: Exchange, seq: int, ts: int) -> None:
     """Funding of every perpetual whose time has come, once per crossing (docs 1 step 3)."""
     for i, r in enumerate(ex.cs.inst):
         interval = int(r["funding_interval_ns"])
-        if r["defined"] and interval and int(r["next_funding_ns"]) <= ts:
+        perp = r["defined"] and int(r["kind"]) == KIND_PERPETUAL
+        if perp and interval and int(r["next_funding_ns"]) <= ts:
             pay_funding(ex, i, seq, ts)
             ex.cs.inst[i]["next_funding_ns"] = (ts // interval + 1) * interval
     schedule_funding(ex)
