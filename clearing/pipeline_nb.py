@@ -272,6 +272,8 @@ def risk_new_nb(st, cl, c):
     ):
         return 0  # the engine rejects it with its own reason
     ro = (c.flags & FLAG_REDUCE_ONLY) != 0
+    if ro and cinst_of(cl)[iid].kind == KIND_SPOT:
+        return 0  # the engine rejects it (INVALID_COMBINATION): reduce-only needs a position
     reason, per, free, asset = hold_terms_nb(
         st, cl, a, iid, c.side, c.order_type, c.price_ticks, c.trigger_ticks, c.qty_lots, ro
     )
@@ -554,9 +556,12 @@ def pipeline_nb(st, cl, cmds, mode):
         if mode == MODE_CLIENT:
             if k >= CMD_DEPOSIT or ts >= cc[K_NEXT_ADMIN]:
                 return NEED_ADMIN, i
+            n_before = ectr[C_NEV]
             status = expire_first_nb(st, cl, seq, ts)
             if status != STATUS_OK:
                 return status, i
+            if k == CMD_AMEND and ectr[C_NEV] != n_before:
+                found = find_order_nb(st, c)  # expiry may just have removed it
         cc[K_P_VALID] = 0
         reason = 0
         if mode == MODE_CLIENT:

@@ -402,6 +402,8 @@ class ReferenceExchange:
             return 0
         if ot not in (LIMIT, MARKET, STOP_MARKET, STOP_LIMIT):
             return 0
+        if c.flags & FLAG_REDUCE_ONLY and ins.kind == KIND_SPOT:
+            return 0  # the engine rejects reduce-only on spot
         if ins.settled:
             return R.INSTRUMENT_SETTLED
         if ins.kind in (KIND_SPOT, KIND_OPTION) and ot == STOP_MARKET and side == BUY:
@@ -422,7 +424,8 @@ class ReferenceExchange:
             opened = self._open.get((c.account, c.instrument, side), 0)
             free = min(qty, max(0, abs(pos) - opened)) if reduces else 0
         need = per_lot * (qty - free)
-        if per_lot > INT64_MAX or need > INT64_MAX or need > self._available(c.account, asset):
+        too_big = per_lot > INT64_MAX or need > INT64_MAX
+        if too_big or (need > 0 and need > self._available(c.account, asset)):
             return self._short_reason(ins, side)
         self._pending = (per_lot, free, need, asset)
         return 0
@@ -449,7 +452,7 @@ class ReferenceExchange:
         if (
             per_lot > INT64_MAX
             or new_hold > INT64_MAX
-            or diff > self._available(h.account, h.asset)
+            or (diff > 0 and diff > self._available(h.account, h.asset))
         ):
             return self._short_reason(ins, o.side)
         self._pending_amend = (o.order_id, per_lot, free)
