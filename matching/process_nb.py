@@ -380,12 +380,29 @@ def cancel_nb(st, c):
     if c.account < 1:
         emit_reject_nb(st, c, INVALID_ACCOUNT)
         return
+    reason = c.reason if c.reason != 0 else CANCEL_USER
+    if not _cancel_reason_ok(reason):
+        emit_reject_nb(st, c, INVALID_REASON)
+        return
     s = find_order_nb(st, c)
     if s == -1:
         emit_reject_nb(st, c, UNKNOWN_ORDER)
         return
-    cancel_one_nb(st, s, CANCEL_USER)
+    cancel_one_nb(st, s, reason)
     return
+
+
+@njit_inline
+def _cancel_reason_ok(reason):
+    """The reasons a cancel or mass cancel may report (reasons.MASS_CANCEL_REASONS)."""
+    return (
+        reason == CANCEL_USER
+        or reason == CANCEL_MASS
+        or reason == CANCEL_DISCONNECT
+        or reason == CANCEL_LIQUIDATION
+        or reason == CANCEL_KILL_SWITCH
+        or reason == CANCEL_SETTLEMENT
+    )
 
 
 @njit
@@ -513,14 +530,7 @@ def mass_cancel_nb(st, c):
         emit_reject_nb(st, c, INVALID_SIDE)
         return
     reason = c.reason if c.reason != 0 else CANCEL_MASS
-    if not (
-        reason == CANCEL_USER
-        or reason == CANCEL_MASS
-        or reason == CANCEL_DISCONNECT
-        or reason == CANCEL_LIQUIDATION
-        or reason == CANCEL_KILL_SWITCH
-        or reason == CANCEL_SETTLEMENT
-    ):
+    if not _cancel_reason_ok(reason):
         emit_reject_nb(st, c, INVALID_REASON)
         return
     count = sweep_cancel_nb(st, c.instrument, c.account, c.side, False, reason)

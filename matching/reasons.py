@@ -19,6 +19,15 @@ OK = 0
 OFF_TICK = 1001
 OFF_LOT = 1002
 INVALID_DECIMAL = 1003
+RATE_LIMITED = 1004
+NOT_LOGGED_ON = 1005
+MALFORMED_MESSAGE = 1006
+BAD_CREDENTIALS = 1007
+UNSUPPORTED_VERSION = 1008
+KILL_SWITCH_ACTIVE = 1009
+MAX_OPEN_ORDERS = 1010
+MAX_NOTIONAL = 1011
+SESSION_ENDED = 1012
 
 # --- 2xxx: risk ----------------------------------------------------------------------------
 REDUCE_ONLY_WOULD_INCREASE = 2001
@@ -94,6 +103,27 @@ _TABLE: list[tuple[int, str, str]] = [
     (OFF_TICK, "OFF_TICK", "price is not a multiple of the instrument's tick size"),
     (OFF_LOT, "OFF_LOT", "size is not a multiple of the instrument's lot size"),
     (INVALID_DECIMAL, "INVALID_DECIMAL", "price or size is not a finite decimal number"),
+    (RATE_LIMITED, "RATE_LIMITED", "session over its message rate: slow down (token bucket)"),
+    (NOT_LOGGED_ON, "NOT_LOGGED_ON", "send Logon first: no other message is accepted before it"),
+    (
+        MALFORMED_MESSAGE,
+        "MALFORMED_MESSAGE",
+        "not a valid protocol message (see the text for the field or the byte that is wrong)",
+    ),
+    (BAD_CREDENTIALS, "BAD_CREDENTIALS", "unknown API key"),
+    (UNSUPPORTED_VERSION, "UNSUPPORTED_VERSION", "protocol version not supported by this venue"),
+    (
+        KILL_SWITCH_ACTIVE,
+        "KILL_SWITCH_ACTIVE",
+        "the operator's kill switch is on for this account: only reduce-only orders",
+    ),
+    (MAX_OPEN_ORDERS, "MAX_OPEN_ORDERS", "the account has its configured maximum of open orders"),
+    (MAX_NOTIONAL, "MAX_NOTIONAL", "price x size is above the configured maximum order notional"),
+    (
+        SESSION_ENDED,
+        "SESSION_ENDED",
+        "the session was ended (heartbeats stopped, or sustained rate abuse): log on again",
+    ),
     (
         REDUCE_ONLY_WOULD_INCREASE,
         "REDUCE_ONLY_WOULD_INCREASE",

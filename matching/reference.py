@@ -640,11 +640,15 @@ class ReferenceEngine(EngineBase):
         if c.account < 1:
             self._reject(c, R.INVALID_ACCOUNT)
             return
+        reason = c.reason or R.CANCEL_USER
+        if reason not in R.MASS_CANCEL_REASONS:
+            self._reject(c, R.INVALID_REASON)
+            return
         o = self._lookup(c)
         if o is None:
             self._reject(c, R.UNKNOWN_ORDER)
             return
-        self._cancel_order(o, R.CANCEL_USER)
+        self._cancel_order(o, reason)
 
     def _check_amend(self, o: Order, new_price: int, new_qty: int) -> int:
         bk = self._books[o.instrument]

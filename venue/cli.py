@@ -9,15 +9,19 @@ from collections.abc import Sequence
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from venue.demo import run_demo
-
     print(
-        "warming up the matching kernels (the first run on a machine compiles them, about two "
+        "warming up the matching kernels (the first run on a machine compiles them, a few "
         "minutes; later runs start in about a second)",
         file=sys.stderr,
         flush=True,
     )
-    return run_demo(commands=args.commands, seed=args.seed)
+    if args.demo:
+        from venue.demo import run_demo
+
+        return run_demo(commands=args.commands, seed=args.seed)
+    from venue.serve import serve
+
+    return serve(bind=args.bind, duration=args.duration)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -60,7 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="start a venue on the embedded default (for now: the in-process engine demo)",
+        help="start a venue on the embedded default: order entry on loopback, demo accounts",
+    )
+    run.add_argument(
+        "--bind", default="tcp://127.0.0.1:7001", help="order-entry endpoint (loopback only)"
+    )
+    run.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (0: never)")
+    run.add_argument(
+        "--demo", action="store_true", help="instead: run the in-process demo flow and exit"
     )
     run.add_argument("--commands", type=int, default=20_000, help="demo order-flow length")
     run.add_argument("--seed", type=int, default=7, help="seed of the demo order flow")

@@ -10,7 +10,7 @@ from venue.cli import main
 
 
 def test_venue_run_demo_prints_a_book_trades_and_holds_invariants(capsys) -> None:
-    assert main(["run", "--commands", "3000", "--seed", "3"]) == 0
+    assert main(["run", "--demo", "--commands", "3000", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "trade tape" in out and "BTC-USD book" in out
     assert "invariants hold" in out
