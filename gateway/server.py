@@ -37,6 +37,7 @@ import zmq
 
 from clearing.exchange import Exchange
 from clearing.records import L_FEE, L_REBATE
+from gateway import curve as Z
 from gateway import protocol as P
 from gateway.queries import answer_query
 from matching import reasons as R
@@ -91,10 +92,14 @@ class GatewayConfig:
     burst: int = 40_000  # bucket size
     abuse_rejects: int = 10_000  # consecutive throttled messages that end the session
     max_msg_bytes: int = 64 * 1024
-    max_batch: int = 8192  # messages drained per wakeup
+    max_batch: int = 1024  # messages drained per wakeup (bounds one step's latency)
     max_open_orders: int = 0  # per account; 0 = no limit
     max_notional: int = 0  # settlement units per order; 0 = no limit
     zmtp_heartbeat_ms: int = 1000
+    # CURVE (gateway.curve): set the secret key to encrypt, and only these client keys get in
+    curve_secret_key: bytes | None = None  # z85; None: plaintext, loopback binds only
+    curve_public_key: bytes | None = None  # z85; None: derived from the secret key
+    curve_allowed_clients: tuple[bytes, ...] = ()  # z85 public keys of the clients let in
 
 
 @dataclass
@@ -137,7 +142,9 @@ class GatewayServer:
     ) -> None:
         self.ex = exchange
         self.config = config
-        self.ctx = ctx or zmq.Context.instance()
+        on = config.curve_secret_key is not None  # ZAP: one per context, so CURVE owns its own
+        self._own_ctx = ctx is None and on
+        self.ctx = ctx or (zmq.Context() if on else zmq.Context.instance())
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, config.max_msg_bytes)
@@ -160,10 +167,20 @@ class GatewayServer:
         self._last_ts = 0
         self._inst = self.ex.instruments
         self.endpoint = ""
+        self.auth: Any = None
+        self.curve_public_key: bytes | None = None
+        if on:
+            try:  # never a CURVE server without its authenticator: it would let anyone in
+                self.curve_public_key, self.auth = Z.secure(self.sock, self.ctx, config)
+            except BaseException:
+                self.stop()
+                raise
 
     # --- lifecycle ---------------------------------------------------------------------------
     def bind(self, endpoint: str = "tcp://127.0.0.1:*") -> str:
-        """Bind and return the concrete endpoint (``*`` port: a random free one)."""
+        """Bind and return the concrete endpoint (``*`` port: a random free one). Without CURVE
+        only loopback endpoints: ValueError otherwise."""
+        Z.check_bind(endpoint, self.config.curve_secret_key is not None)
         self.sock.bind(endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return self.endpoint
@@ -185,6 +202,11 @@ class GatewayServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.sock.close(linger=0)
+        if self.auth is not None:
+            self.auth.stop()
+            self.auth = None
+        if self._own_ctx:
+            self.ctx.destroy(linger=0)
 
     # --- operator controls (thread-safe) -----------------------------------------------------
     def kill_switch(self, account: int, on: bool = True) -> None:
@@ -239,7 +261,10 @@ class GatewayServer:
             self._pos = handled
             self._message(frames, now)
         self._pos = handled + 1
-        self._expire_sessions(now)
+        if handled < self.config.max_batch:
+            # only when the socket was drained: under a backlog, heartbeats wait in the queue
+            # and silence would be the venue's, not the client's
+            self._expire_sessions(now)
         if self._n:
             self._run()
         for pos, sess, q in self._queries:
@@ -759,24 +784,7 @@ def _tag(msg: Any) -> str:
     return type(msg).__name__ if msg is not None else ""
 
 
-DEMO_KEYS = {"demo-key-1": 1, "demo-key-2": 2, "demo-key-3": 3}
+# the embedded default's demo venue lives in gateway.demo; re-exported for callers
+from gateway.demo import DEMO_KEYS, demo_exchange, demo_venue  # noqa: E402
 
-
-def demo_exchange() -> Exchange:
-    """The embedded default venue with three funded demo accounts (1, 2, 3)."""
-    from venue.defaults import default_instruments
-
-    insts = default_instruments()
-    ex = Exchange(insts, keep_ledger=False)
-    for a in DEMO_KEYS.values():
-        ex.deposit(a, "USD", 10_000_000 * 10**6, a)
-        ex.deposit(a, "BTC", 100 * 10**8, 100 + a)
-        ex.deposit(a, "ETH", 1_000 * 10**8, 200 + a)
-    ex.set_mark(0, insts[0].ref_price_ticks)
-    return ex
-
-
-def demo_venue(config: GatewayConfig | None = None) -> tuple[GatewayServer, dict[str, int]]:
-    """A server on the embedded default with the demo keys (not yet bound)."""
-    cfg = config or GatewayConfig(api_keys=dict(DEMO_KEYS))
-    return GatewayServer(demo_exchange(), cfg), dict(cfg.api_keys)
+__all__ = ["DEMO_KEYS", "GatewayConfig", "GatewayServer", "demo_exchange", "demo_venue"]

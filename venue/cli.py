@@ -21,7 +21,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return run_demo(commands=args.commands, seed=args.seed)
     from venue.serve import serve
 
-    return serve(bind=args.bind, duration=args.duration)
+    return serve(bind=args.bind, duration=args.duration, config=args.config)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -64,10 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="start a venue on the embedded default: order entry on loopback, demo accounts",
+        help="start a venue (embedded default without --config: loopback, demo accounts)",
     )
     run.add_argument(
-        "--bind", default="tcp://127.0.0.1:7001", help="order-entry endpoint (loopback only)"
+        "--config",
+        metavar="TOML",
+        help="venue configuration file (docs/config.md); default: the embedded demo venue",
+    )
+    run.add_argument(
+        "--bind",
+        default=None,
+        help="order-entry endpoint (default: the config's gateway.bind, else "
+        "tcp://127.0.0.1:7001; non-loopback needs CURVE keys in the config)",
     )
     run.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (0: never)")
     run.add_argument(
@@ -115,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     lob.add_argument("--levels", type=int, default=5, help="levels per side to compare (5)")
     lob.add_argument("--json", action="store_true", help="end with the result as one JSON line")
     lob.set_defaults(func=_cmd_replay)
+
+    loadtest = sub.add_parser(
+        "loadtest", help="open-loop load on the order-entry gateway: acked/s, latency percentiles"
+    )
+    from gateway import loadtest as loadtest_mod
+
+    loadtest_mod.add_arguments(loadtest)
+    loadtest.set_defaults(func=_cmd_bench, bench_run=loadtest_mod.run)
 
     reasons = sub.add_parser("reasons", help="list every reject and cancel reason code")
     reasons.set_defaults(func=_cmd_reasons)

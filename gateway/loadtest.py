@@ -1,0 +1,569 @@
+"""``venue loadtest``: an open-loop load generator for the order-entry gateway.
+
+Each client is its own process with its own DEALER socket (raw ``zmq`` and ``gateway.protocol``,
+no client library). A client logs on, warms the venue up with one order and its cancel, waits for
+the common start, then sends on a fixed schedule (``rate / clients`` messages per second each).
+Latency is measured from the SCHEDULED send time of a message to its first reply (for a NewOrder:
+its first ExecutionReport, matched by ``cl_ord_id``), so a stall of the venue (or of the client)
+shows up in the percentiles instead of silently slowing the sender down (coordinated omission).
+When a client is behind schedule it catches up in small bursts.
+
+The mix, on BTC-USD (instrument 0): passive limit orders within 50 ticks of the reference price,
+about 10% crossing orders (IOC or limit through the touch), about 30% cancels of the client's own
+live orders (oldest first), a few amends (new price), a Heartbeat every second. At the end a
+client mass-cancels and logs out.
+
+Each client records its latencies (ns) into its own HDR histogram and sends it back encoded; the
+parent merges them (``decode_and_add``), so the percentiles are of every message of every client,
+not an average of per-client percentiles. Rejects are counted by reason name.
+
+With ``--embedded`` the parent runs the default venue (``demo_venue``) in-process on a random
+loopback port. Prints a progress line on stderr every second, a summary, then with ``--json`` one
+JSON object as the last line; writes ``bench/results/loadtest.json`` unless ``--no-write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import random
+import select
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import zmq
+from hdrh.histogram import HdrHistogram
+
+from gateway import protocol as P
+from matching import reasons as R
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "bench" / "results"
+DEFAULT_KEYS = ("demo-key-1", "demo-key-2", "demo-key-3")
+INSTRUMENT = 0  # BTC-USD: tick 0.01, lot 0.0001
+MID = 9_000_000  # the reference price in ticks (90,000.00)
+SPREAD = 50  # passive orders within this many ticks of MID
+MAX_LIVE = 1000  # per client: above it a passive order becomes a cancel (keeps the book bounded)
+BURST = 32  # messages sent per loop turn when behind schedule
+HB_NS = 1_000_000_000
+DRAIN_S = 10.0  # at the end: how long to wait for replies still in flight
+HIST_MAX_NS = 60_000_000_000
+ID_SHIFT = 40  # ids (req and cl_ord_id) of client i are (i + 1) << ID_SHIFT | n: never shared
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", default="tcp://127.0.0.1:7001", help="the venue's endpoint")
+    parser.add_argument("--clients", type=int, default=4, metavar="N", help="client processes")
+    parser.add_argument(
+        "--rate", type=float, default=10_000.0, metavar="R", help="messages/s, all clients"
+    )
+    parser.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds")
+    parser.add_argument(
+        "--keys",
+        default=",".join(DEFAULT_KEYS),
+        help="API keys, comma-separated; clients cycle over them (the demo keys)",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="start the default venue in this process on a random loopback port",
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- one client (a child process) ---------------------------------------------------------------
+class _Client:
+    def __init__(self, idx: int, endpoint: str, key: str, rate: float, seed: int) -> None:
+        self.idx = idx
+        self.key = key
+        self.interval_ns = 1e9 / rate
+        self.rng = random.Random(seed * 1_000_003 + idx)
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SNDHWM, 1_000_000)
+        self.sock.setsockopt(zmq.RCVHWM, 1_000_000)
+        self.sock.connect(endpoint)
+        self.fd = cast(int, self.sock.getsockopt(zmq.FD))
+        self.codec = P.client_codec()
+        self.base = (idx + 1) << ID_SHIFT
+        self.next_id = 1
+        self.pending: dict[int, int] = {}  # req -> scheduled send time (ns)
+        self.live: dict[int, str] = {}  # cl_ord_id -> side, of own orders believed live
+        self.fifo: deque[int] = deque()  # live cl_ord_ids, oldest first (may hold dead ones)
+        self.hist = HdrHistogram(1, HIST_MAX_NS, 3)
+        self.rejects: dict[str, int] = {}
+        self.sent = 0
+        self.acked = 0  # answered by an ExecutionReport or a CancelReject
+        self.refused = 0  # answered by a BusinessReject
+        self.sent_by_kind = {"new": 0, "cross": 0, "cancel": 0, "amend": 0}
+        self.last_ack_ns = 0
+        self.counting = False  # rejects and latencies are counted in the measured phase only
+        self.finish_error = ""
+        self.next_hb = time.monotonic_ns() + HB_NS
+
+    # ids and sending
+    def _id(self) -> int:
+        i = self.base | self.next_id
+        self.next_id += 1
+        return i
+
+    def _send(self, msg: Any) -> None:
+        self.sock.send(self.codec.encode(msg))
+
+    def _recv_until(self, pred: Any, timeout: float) -> Any:
+        end = time.monotonic() + timeout
+        while True:
+            self.heartbeat()
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"client {self.idx}: no expected reply within {timeout} s")
+            if not self.sock.poll(int(min(left, 0.5) * 1000) + 1):
+                continue
+            m = self.codec.decode(self.sock.recv())
+            self._handle(m, time.monotonic_ns())
+            if pred(m):
+                return m
+
+    def heartbeat(self) -> None:
+        """A Heartbeat when one is due (every second: the venue ends a silent session)."""
+        now = time.monotonic_ns()
+        if now >= self.next_hb:
+            self._send(P.Heartbeat(req=self._id()))
+            self.next_hb = now + HB_NS
+
+    # replies
+    def _reject(self, reason: int) -> None:
+        if self.counting and reason:
+            name = R.name(reason)
+            self.rejects[name] = self.rejects.get(name, 0) + 1
+
+    def _handle(self, m: Any, now: int) -> None:
+        sched = self.pending.pop(m.req, None) if m.req else None
+        if sched is not None and type(m) is P.BusinessReject:
+            self.refused += 1  # answered by the gateway, not the venue (NOT_LOGGED_ON, ...)
+        elif sched is not None:
+            self.acked += 1
+            self.last_ack_ns = now
+            if self.counting:
+                self.hist.record_value(max(1, min(now - sched, HIST_MAX_NS)))
+        if type(m) is P.ExecutionReport:
+            if m.exec_type == "rejected":
+                self._reject(m.reason)
+            if m.status in ("filled", "cancelled", "rejected"):
+                self.live.pop(m.cl_ord_id, None)
+        elif type(m) is P.CancelReject:
+            self._reject(m.reason)
+            if m.reason == R.UNKNOWN_ORDER:
+                self.live.pop(m.cl_ord_id, None)
+        elif type(m) is P.BusinessReject:
+            if m.reason != R.SESSION_ENDED:
+                self._reject(m.reason)
+        elif type(m) is P.LogonReject:
+            raise RuntimeError(f"client {self.idx}: logon rejected: {m.text}")
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until a reply is readable or ``timeout`` seconds pass, with microsecond
+        resolution (``zmq.poll`` counts whole milliseconds: at 10,000/s a client would either
+        spin or oversleep). libzmq's FD is edge-triggered: check EVENTS before and after."""
+        sock = self.sock
+        if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            return True
+        select.select([self.fd], [], [], timeout)
+        return bool(cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
+
+    def drain(self) -> None:
+        sock, dec = self.sock, self.codec.decode
+        while True:
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._handle(dec(frame), time.monotonic_ns())
+
+    # the mix
+    def _new(self, sched: int, cross: bool) -> None:
+        rng = self.rng
+        side: Literal["buy", "sell"] = "buy" if rng.random() < 0.5 else "sell"
+        sign = 1 if side == "buy" else -1
+        cl = self._id()
+        qty = rng.randint(1, 10)
+        tif: Literal["gtc", "ioc"]
+        if cross:  # through the touch on the other side: IOC, or a limit that may rest
+            tif = "ioc" if rng.random() < 0.5 else "gtc"
+            price = MID + sign * rng.randint(0, SPREAD)
+        else:
+            tif = "gtc"
+            price = MID - sign * rng.randint(1, SPREAD)
+        self._send(
+            P.NewOrder(
+                req=cl,
+                cl_ord_id=cl,
+                instrument=INSTRUMENT,
+                side=side,
+                qty_lots=qty,
+                price_ticks=price,
+                tif=tif,
+            )
+        )
+        self.pending[cl] = sched
+        self.sent_by_kind["cross" if cross else "new"] += 1
+        if tif == "gtc":
+            self.live[cl] = side
+            self.fifo.append(cl)
+
+    def _oldest_live(self) -> int:
+        while self.fifo:
+            cl = self.fifo.popleft()
+            if cl in self.live:
+                return cl
+        return 0
+
+    def _cancel(self, sched: int) -> bool:
+        cl = self._oldest_live()
+        if not cl:
+            return False
+        del self.live[cl]
+        req = self._id()
+        self._send(P.Cancel(req=req, cl_ord_id=cl))
+        self.pending[req] = sched
+        self.sent_by_kind["cancel"] += 1
+        return True
+
+    def _amend(self, sched: int) -> bool:
+        cl = self._oldest_live()
+        if not cl:
+            return False
+        side = self.live[cl]
+        self.fifo.append(cl)  # still live: back in the queue (an amend of price loses priority)
+        sign = 1 if side == "buy" else -1
+        price = MID - sign * self.rng.randint(1, SPREAD)
+        req = self._id()
+        self._send(P.Amend(req=req, cl_ord_id=cl, price_ticks=price))
+        self.pending[req] = sched
+        self.sent_by_kind["amend"] += 1
+        return True
+
+    def one(self, sched: int) -> None:
+        u = self.rng.random()
+        done = (u < 0.30 or len(self.live) > MAX_LIVE) and self._cancel(sched)
+        if not done and not (0.30 <= u < 0.33 and self._amend(sched)):
+            self._new(sched, cross=0.33 <= u < 0.43)
+        self.sent += 1
+
+    # phases
+    def logon(self) -> None:
+        self._send(P.Logon(req=self._id(), api_key=self.key, heartbeat_ms=1000))
+        self._recv_until(lambda m: type(m) is P.LogonAck, 30.0)
+        # warm-up: one far passive order and its cancel (the venue's first batch may be slow)
+        cl = self._id()
+        self._send(
+            P.NewOrder(req=cl, cl_ord_id=cl, instrument=INSTRUMENT, side="buy", qty_lots=1,
+                       price_ticks=MID - 5 * SPREAD)
+        )  # fmt: skip
+        self._send(P.Cancel(req=self._id(), cl_ord_id=cl))
+        self._recv_until(lambda m: type(m) is P.ExecutionReport and m.exec_type == "cancelled",
+                         30.0)  # fmt: skip
+        self.drain()
+
+    def run(self, start_ns: int, duration_ns: int, progress: Any) -> None:
+        self.counting = True
+        total = int(duration_ns / self.interval_ns)
+        interval = self.interval_ns
+        end = start_ns + duration_ns
+        self.next_hb = start_ns + HB_NS
+        next_prog = start_ns
+        i = 0
+        sock = self.sock
+        while True:
+            now = time.monotonic_ns()
+            if now >= next_prog:  # shared counters for the parent's progress line
+                progress[2 * self.idx] = self.sent
+                progress[2 * self.idx + 1] = self.acked
+                next_prog = now + 100_000_000
+            if now >= self.next_hb:
+                self._send(P.Heartbeat(req=self._id()))
+                self.next_hb += HB_NS
+            if i >= total and now >= end:
+                break
+            due = min(total, int((now - start_ns) / interval) + 1)
+            n = min(due - i, BURST)
+            for _ in range(n):
+                self.one(start_ns + int(i * interval))
+                i += 1
+            self.drain()
+            if i < due:
+                continue  # still behind: the next burst at once
+            wait_ns = start_ns + int(i * interval) - time.monotonic_ns()
+            if i >= total:
+                wait_ns = end - time.monotonic_ns()
+            if wait_ns > 0 and self.wait(wait_ns / 1e9):
+                self.drain()
+        # wait for the replies still in flight (at most DRAIN_S), then stop measuring
+        deadline = time.monotonic_ns() + int(DRAIN_S * 1e9)
+        while self.pending and time.monotonic_ns() < deadline:
+            self.heartbeat()
+            if sock.poll(50):
+                self.drain()
+            progress[2 * self.idx + 1] = self.acked
+        self.counting = False
+        progress[2 * self.idx] = self.sent
+        progress[2 * self.idx + 1] = self.acked
+
+    def finish(self) -> None:
+        """Mass cancel and log out. A venue too backlogged to answer is noted, not fatal."""
+        try:
+            self._send(P.MassCancel(req=self._id(), instrument=-1))
+            self._recv_until(lambda m: type(m) is P.MassCancelAck, DRAIN_S)
+            self._send(P.Logout(req=self._id()))
+            self._recv_until(
+                lambda m: type(m) is P.BusinessReject and m.reason == R.SESSION_ENDED, DRAIN_S
+            )
+        except TimeoutError as e:
+            self.finish_error = str(e)
+        finally:
+            self.sock.close(linger=0)
+            self.ctx.term()
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "idx": self.idx,
+            "sent": self.sent,
+            "acked": self.acked,
+            "unanswered": len(self.pending),
+            "refused": self.refused,
+            "sent_by_kind": self.sent_by_kind,
+            "rejects": self.rejects,
+            "last_ack_ns": self.last_ack_ns,
+            "finish_error": self.finish_error,
+            "cpu_s": time.process_time(),
+            "hist": self.hist.encode(),
+        }
+
+
+def _client_main(
+    idx: int,
+    endpoint: str,
+    key: str,
+    rate: float,
+    seed: int,
+    duration: float,
+    ready: Any,
+    go: Any,
+    start_ns: Any,
+    progress: Any,
+    results: Any,
+) -> None:
+    """One client process: logon and warm-up, wait for the common start, run, report."""
+    try:
+        c = _Client(idx, endpoint, key, rate, seed)
+        c.logon()
+        ready.put(idx)
+        deadline = time.monotonic() + 120
+        while not go.wait(0.2):  # others still logging on: keep this session alive
+            c.heartbeat()
+            c.drain()
+            if time.monotonic() > deadline:
+                raise TimeoutError("no start signal")
+        c.run(int(start_ns.value), int(duration * 1e9), progress)
+        c.finish()
+        results.put(c.result())
+    except BaseException as e:
+        results.put({"idx": idx, "error": f"{type(e).__name__}: {e}"})
+        ready.put(idx)
+
+
+# --- the parent ---------------------------------------------------------------------------------
+def _percentiles(hist: HdrHistogram) -> dict[str, float]:
+    out = {}
+    for key, p in (("p50_us", 50.0), ("p90_us", 90.0), ("p99_us", 99.0), ("p999_us", 99.9)):
+        out[key] = round(hist.get_value_at_percentile(p) / 1000, 1)
+    out["max_us"] = round(hist.get_max_value() / 1000, 1)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    keys = [k.strip() for k in args.keys.split(",") if k.strip()]
+    if args.clients < 1 or args.rate <= 0 or args.duration <= 0 or not keys:
+        _log("loadtest: --clients >= 1, --rate > 0, --duration > 0 and a key are required")
+        return 2
+    server = None
+    endpoint = args.endpoint
+    if args.embedded:
+        _log("loadtest: starting the embedded venue (the first run compiles the kernels)")
+        from gateway.server import demo_venue
+
+        server, _ = demo_venue()
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        server.start()
+    try:
+        return _run(args, endpoint, keys)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(args: argparse.Namespace, endpoint: str, keys: list[str]) -> int:
+    n = args.clients
+    ctx = mp.get_context("spawn")  # never fork a process that runs the venue's threads
+    ready, results = ctx.Queue(), ctx.Queue()
+    go = ctx.Event()
+    start_ns = ctx.Value("q", 0, lock=False)
+    progress = ctx.Array("q", 2 * n, lock=False)
+    procs = [
+        ctx.Process(
+            target=_client_main,
+            args=(
+                i,
+                endpoint,
+                keys[i % len(keys)],
+                args.rate / n,
+                args.seed,
+                args.duration,
+                ready,
+                go,
+                start_ns,
+                progress,
+                results,
+            ),
+            daemon=True,
+        )
+        for i in range(n)
+    ]
+    for p in procs:
+        p.start()
+    _log(f"loadtest: {n} client(s) logging on to {endpoint}")
+    try:
+        for _ in range(n):
+            ready.get(timeout=120)
+        start_ns.value = time.monotonic_ns() + 200_000_000
+        cpu0 = time.process_time()
+        go.set()
+        t0 = start_ns.value
+        next_line = t0 + 1_000_000_000
+        prev_acked, prev_t = 0, t0
+        out: dict[int, dict[str, Any]] = {}
+        hard_end = t0 + int((args.duration + 60) * 1e9)
+        while len(out) < n:
+            try:
+                r = results.get(timeout=0.05)
+                out[r["idx"]] = r
+            except Exception:
+                pass
+            now = time.monotonic_ns()
+            if now >= next_line:
+                sent = sum(progress[0::2])
+                acked = sum(progress[1::2])
+                rate = (acked - prev_acked) / ((now - prev_t) / 1e9)
+                _log(
+                    f"  {(now - t0) / 1e9:5.1f} s  sent {sent:>10,}  acked {acked:>10,}  "
+                    f"{rate:>10,.0f} acked/s"
+                )
+                prev_acked, prev_t = acked, now
+                next_line += 1_000_000_000
+            if now > hard_end:
+                raise TimeoutError("clients did not finish in time")
+            if len(out) < n and not any(p.is_alive() for p in procs) and results.empty():
+                time.sleep(0.2)
+                if results.empty():
+                    raise RuntimeError("client processes exited without a result")
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+    parent_cpu = time.process_time() - cpu0
+    errors = [f"client {i}: {r['error']}" for i, r in sorted(out.items()) if "error" in r]
+    if errors:
+        for e in errors:
+            _log("loadtest: " + e)
+        return 1
+    for i, r in sorted(out.items()):
+        if r["finish_error"]:
+            _log(f"loadtest: client {i}: mass cancel / logout unanswered: {r['finish_error']}")
+    return _report(args, endpoint, list(out.values()), int(start_ns.value), parent_cpu)
+
+
+def _report(
+    args: argparse.Namespace,
+    endpoint: str,
+    res: list[dict[str, Any]],
+    start_ns: int,
+    parent_cpu: float,
+) -> int:
+    hist = HdrHistogram(1, HIST_MAX_NS, 3)
+    rejects: dict[str, int] = {}
+    by_kind: dict[str, int] = {}
+    for r in res:
+        hist.decode_and_add(r["hist"])
+        for k, v in r["rejects"].items():
+            rejects[k] = rejects.get(k, 0) + v
+        for k, v in r["sent_by_kind"].items():
+            by_kind[k] = by_kind.get(k, 0) + v
+    sent = sum(r["sent"] for r in res)
+    acked = sum(r["acked"] for r in res)
+    last = max(r["last_ack_ns"] for r in res)
+    window = max(args.duration, (last - start_ns) / 1e9)
+    summary: dict[str, Any] = {
+        "name": "loadtest",
+        "endpoint": endpoint,
+        "embedded": bool(args.embedded),
+        "clients": args.clients,
+        "rate": args.rate,
+        "duration": args.duration,
+        "sent": sent,
+        "acked": acked,
+        "refused": sum(r["refused"] for r in res),
+        "unanswered": sum(r["unanswered"] for r in res),
+        "acked_per_s": round(acked / window, 1),
+        "sent_by_kind": by_kind,
+        "seconds": round(window, 3),
+        # CPU seconds: each client process (whole life), and this process during the run (with
+        # --embedded that is the venue's loop thread: its share of the 2 cores tells the story)
+        "client_cpu_s": [round(r["cpu_s"], 2) for r in sorted(res, key=lambda r: r["idx"])],
+        "venue_cpu_s": round(parent_cpu, 2) if args.embedded else None,
+        **_percentiles(hist),
+        "rejects": dict(sorted(rejects.items())),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    try:
+        from bench import sysinfo
+
+        summary["machine"] = sysinfo.machine_info()
+    except Exception:  # sysinfo is optional decoration
+        pass
+    rej = ", ".join(f"{k} {v}" for k, v in summary["rejects"].items()) or "none"
+    print(
+        f"loadtest: {args.clients} client(s) at {args.rate:,.0f}/s for {args.duration:g} s on "
+        f"{endpoint}: sent {sent:,}, acked {acked:,} ({summary['acked_per_s']:,.0f}/s), "
+        f"refused {summary['refused']:,}, unanswered {summary['unanswered']:,}, "
+        f"latency p50 {summary['p50_us']:,} us, p90 {summary['p90_us']:,} us, "
+        f"p99 {summary['p99_us']:,} us, p99.9 {summary['p999_us']:,} us, "
+        f"max {summary['max_us']:,} us; rejects: {rej}",
+        flush=True,
+    )
+    if not args.no_write:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        (RESULTS_DIR / "loadtest.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="venue loadtest", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
