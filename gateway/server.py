@@ -73,6 +73,7 @@ from matching.records import (
     STOP_MARKET,
 )
 
+_N_FIELDS = len(FIELD_INDEX)
 ORDER_TYPES = {"limit": LIMIT, "market": MARKET, "stop": STOP_MARKET, "stop_limit": STOP_LIMIT}
 TIFS = {"gtc": GTC, "ioc": IOC, "fok": FOK, "gtd": GTD, "day": DAY}
 STPS = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3, "decrement": 4}
@@ -154,6 +155,7 @@ class GatewayServer:
         self.sock.setsockopt(zmq.RCVHWM, 100_000)
         self.codec = P.venue_codec()
         self.sessions: dict[bytes, Session] = {}
+        self._by_account: dict[int, list[Session]] = {}  # logged-on sessions per account
         self.tracks: dict[int, Track] = {}
         self.live_by_cl: dict[tuple[int, int], int] = {}  # (account, cl_ord_id) -> order id
         self.open_count: dict[int, int] = {}
@@ -162,7 +164,6 @@ class GatewayServer:
         self._ops: queue.Queue[Callable[[], None]] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._cmds = np.zeros(config.max_batch + 64, dtype=COMMAND_DTYPE)
         self._events = np.zeros(1 << 16, dtype=EVENT_DTYPE)
         self._last_ts = 0
         self._inst = self.ex.instruments
@@ -248,6 +249,7 @@ class GatewayServer:
         self._pos = 0
         self._queries: list[tuple[int, Session, Any]] = []
         self._pending_new: dict[int, int] = {}
+        self._rows: list[tuple[int, ...]] = []
         self._n = 0
         for extra in self._admin_cmds:
             self._add(None, 0, None, **extra)
@@ -389,6 +391,10 @@ class GatewayServer:
             sess = Session(identity=identity, sid=self._next_sid)
             self._next_sid += 1
             self.sessions[identity] = sess
+        if sess.account and sess.account != account:
+            self._unlink(sess)
+        if sess not in self._by_account.setdefault(account, []):
+            self._by_account[account].append(sess)
         sess.account = account
         sess.heartbeat_ms = max(100, msg.heartbeat_ms)
         sess.cod = msg.cancel_on_disconnect
@@ -498,12 +504,10 @@ class GatewayServer:
                     ),
                 )
                 return
-        if self._n >= len(self._cmds):
-            self._cmds = np.concatenate([self._cmds, np.zeros_like(self._cmds)])
-        rec = self._cmds[self._n : self._n + 1]
-        rec[0] = 0
+        row = [0] * _N_FIELDS
         for k, v in fields.items():
-            rec[k] = v
+            row[FIELD_INDEX[k]] = v
+        self._rows.append(tuple(row))
         self._origin.append((sess, req, msg))
         self._cmd_pos.append(self._pos)
         self._n += 1
@@ -514,12 +518,18 @@ class GatewayServer:
             if sess.account and now - sess.last_seen > 2 * sess.heartbeat_ms / 1000:
                 self._end(sess, cancel=True)
 
+    def _unlink(self, sess: Session) -> None:
+        group = self._by_account.get(sess.account, [])
+        if sess in group:
+            group.remove(sess)
+
     def _end(self, sess: Session, cancel: bool, req: int = 0) -> None:
         """End a session. With ``cancel`` and the session's cancel-on-disconnect choice, the
         orders it placed go (``CANCEL_DISCONNECT``): all of the account's, in one mass cancel,
         when no other session of the account is logged on, else just this session's, one by
         one. ``cod_keep_gtc`` spares GTC orders."""
         self.sessions.pop(sess.identity, None)
+        self._unlink(sess)
         self._reply(
             None,
             P.BusinessReject(req=req, reason=R.SESSION_ENDED, text=R.explain(R.SESSION_ENDED)),
@@ -555,18 +565,23 @@ class GatewayServer:
     # --- the batch ---------------------------------------------------------------------------
     def _run(self) -> None:
         n = self._n
-        cmds = self._cmds[:n]
+        # one array per wakeup from plain tuples: a numpy write per field costs microseconds
+        cmds = np.array(self._rows, dtype=COMMAND_DTYPE)
         first = self.ex.next_seq
         cmds["seq"] = np.arange(first, first + n)
         ts = max(time.time_ns(), self._last_ts + 1)
         self._last_ts = ts
         cmds["ts_ns"] = ts
         k, self._events, n_led, led = self.ex.process_into(cmds, self._events)
-        ev = self._events[:k]
+        # events as dicts of Python ints: reading numpy record fields one by one is slower
+        names = EVENT_DTYPE.names or ()
+        ev = [dict(zip(names, t, strict=True)) for t in self._events[:k].tolist()]
         fees: dict[tuple[int, int, int], int] = {}
         if n_led:
             lg = led[:n_led]
-            for e in lg[(lg["kind"] == L_FEE) | (lg["kind"] == L_REBATE)]:
+            lnames = lg.dtype.names or ()
+            sel = lg[(lg["kind"] == L_FEE) | (lg["kind"] == L_REBATE)].tolist()
+            for e in (dict(zip(lnames, t, strict=True)) for t in sel):
                 if int(e["kind"]) == L_FEE:
                     key = (int(e["instrument"]), int(e["ref"]), int(e["from_account"]))
                     fees[key] = fees.get(key, 0) + int(e["amount"])
@@ -580,7 +595,7 @@ class GatewayServer:
             self._event(e, sess, req, msg, fees)
 
     def _sessions_of(self, account: int) -> list[Session]:
-        return [s for s in self.sessions.values() if s.account == account]
+        return self._by_account.get(account, [])
 
     def _to_account(self, account: int, origin: Session | None, msg: msgspec.Struct) -> None:
         for s in self._sessions_of(account):

@@ -191,7 +191,7 @@ def test_throttle_rejects_then_recovers() -> None:
 def test_cancel_on_disconnect_when_heartbeats_stop(venue: Any) -> None:
     srv, ep, ctx = venue
     a = Conn(ctx, ep)
-    a.logon("k1", heartbeat_ms=100)
+    a.logon("k1", heartbeat_ms=300)
     a.send(_new(1, px=PX - 700))
     a.recv()
     watcher = Conn(ctx, ep)
