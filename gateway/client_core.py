@@ -173,7 +173,7 @@ class _Core:
             inst = Instrument(
                 id=info.id,
                 symbol=info.symbol,
-                kind="spot" if info.kind == "option" else info.kind,
+                kind=info.kind,
                 tick_size=Decimal(info.tick_size),
                 lot_size=Decimal(info.lot_size),
                 min_qty_lots=max(info.min_qty_lots, 1),
@@ -181,11 +181,12 @@ class _Core:
                 base_asset=info.base_asset,
                 quote_asset=info.quote_asset,
                 settlement_asset=info.settlement_asset,
-                expiry_ns=1 if info.kind == "future" else 0,
+                multiplier=Decimal(info.multiplier or "1"),
+                expiry_ns=info.expiry_ns,
+                strike=Decimal(info.strike) if info.strike else None,
+                option_type=info.option_type or None,
+                underlying=info.underlying or None,
             )
-            if info.kind == "option":
-                # the wire does not carry strike and expiry: keep the kind as a label only
-                object.__setattr__(inst, "kind", "option")
             self.instruments[inst.id] = inst
             self.by_symbol[inst.symbol] = inst
 

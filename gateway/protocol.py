@@ -241,6 +241,11 @@ class InstrumentInfo(msgspec.Struct, kw_only=True):
     base_asset: str = ""
     quote_asset: str = ""
     settlement_asset: str = ""
+    multiplier: str = "1"
+    expiry_ns: int = 0  # futures and options
+    strike: str = ""  # options: a price in the underlying's units
+    option_type: str = ""  # "call" or "put"
+    underlying: str = ""  # the underlying's symbol
 
 
 class InstrumentsReply(_Out, tag="instruments_reply"):

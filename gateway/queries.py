@@ -67,6 +67,11 @@ def answer_query(srv: GatewayServer, sess: Session, q: Any) -> None:
                 base_asset=i.base_asset,
                 quote_asset=i.quote_asset,
                 settlement_asset=i.settlement_asset,
+                multiplier=str(i.multiplier),
+                expiry_ns=i.expiry_ns,
+                strike=str(i.strike) if i.strike is not None else "",
+                option_type=i.option_type or "",
+                underlying=i.underlying or "",
             )
             for i in sorted(srv._inst.values(), key=lambda x: x.id)
         ]

@@ -64,6 +64,9 @@ def test_logon_good_key_learns_account_and_instruments(endpoint: str) -> None:
         assert c.instrument(btc.id) is btc
         assert c.instrument("BTC-PERP").tick_size == Decimal("0.1")
         assert len(c.instruments) == 10  # 4 spot/perp + 3 strikes x call/put
+        call = c.instrument("BTC-26MAR27-80000-C")
+        assert (call.kind, call.strike, call.option_type) == ("option", Decimal(80000), "call")
+        assert call.underlying == "BTC-USD" and call.expiry_ns > 0
 
 
 def test_logon_bad_key_is_rejected(endpoint: str) -> None:
@@ -247,13 +250,17 @@ def test_throttle_raises_rate_limited() -> None:
 
 # --- sessions ------------------------------------------------------------------------------
 def test_reconnect_resends_unacknowledged_order_as_duplicate(
-    venue: tuple[GatewayServer, str, dict[str, int]],
+    venue: tuple[GatewayServer, str, dict[str, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     srv, endpoint, _ = venue
     # a long heartbeat: on a busy machine the old session must not time out (and cancel the
     # order on disconnect) before the reconnect has resent it
     with connect(endpoint, heartbeat_ms=10_000) as c:
-        o = c.buy("BTC-USD", "0.2", "89500.00", wait=False)
+        # the client must not read the acknowledgement (it drains right after sending, and a
+        # fast venue has answered by then): this is the connection dropping before it does
+        with monkeypatch.context() as m:
+            m.setattr(c, "_drain", lambda: 0)
+            o = c.buy("BTC-USD", "0.2", "89500.00", wait=False)
         assert o.status == "pending_new"
         # the venue has taken and answered it (the answer waits unread on the socket) ...
         assert c._sock is not None and c._sock.poll(int(T * 1000), zmq.POLLIN)
