@@ -15,7 +15,6 @@ of everything processed is kept in memory (``ledger()``) unless ``keep_ledger=Fa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
@@ -48,7 +47,16 @@ from matching.api import FIELDS, BookView, EngineBase
 from matching.engine import Engine
 from matching.instruments import Instrument
 from matching.process_nb import NEED_CAPACITY, NEED_EVENTS, STATUS_OK
-from matching.records import COMMAND_DTYPE, EVENT_DTYPE
+from matching.records import (
+    CMD_ACCOUNT,
+    CMD_DEPOSIT,
+    CMD_FUNDING,
+    CMD_SET_MARK,
+    CMD_SETTLE,
+    CMD_WITHDRAW,
+    COMMAND_DTYPE,
+    EVENT_DTYPE,
+)
 from matching.state import C_NEED, C_NEV, C_NSTOPS, grow
 from matching.tables_nb import rehash_nb
 
@@ -202,29 +210,24 @@ class Exchange(EngineBase):
         return self.process(rec)
 
     # --- clearing commands -----------------------------------------------------------------
-    def deposit(self, account: int, asset: int | str, amount: int, transfer_id: int) -> Any:
+    def deposit(self, account: int, asset: int | str, amount: int, transfer_id: int) -> np.ndarray:
         """Credit ``amount`` units; repeating a transfer id changes nothing."""
-        return self._send_clearing("deposit", account, asset, amount, transfer_id)
+        return self._transfer(CMD_DEPOSIT, account, asset, amount, transfer_id)
 
-    def withdraw(self, account: int, asset: int | str, amount: int, transfer_id: int) -> Any:
+    def withdraw(self, account: int, asset: int | str, amount: int, transfer_id: int) -> np.ndarray:
         """Debit ``amount`` units if available (else REJECTED INSUFFICIENT_BALANCE)."""
-        return self._send_clearing("withdraw", account, asset, amount, transfer_id)
+        return self._transfer(CMD_WITHDRAW, account, asset, amount, transfer_id)
 
-    def _send_clearing(
-        self, what: str, account: int, asset: int | str, amount: int, transfer_id: int
+    def _transfer(
+        self, kind: int, account: int, asset: int | str, amount: int, transfer_id: int
     ) -> np.ndarray:
-        from matching.records import CMD_DEPOSIT, CMD_WITHDRAW
-
         a = self.config.asset_index(asset) if isinstance(asset, str) else asset
-        kind = CMD_DEPOSIT if what == "deposit" else CMD_WITHDRAW
         return self._one(
             kind, None, account=account, instrument=a, qty_lots=amount, order_id=transfer_id
         )
 
     def set_mark(self, instrument: int, index_ticks: int, banded_mid: bool = False) -> np.ndarray:
         """Set the mark price (= index, or the book mid clamped to the index band)."""
-        from matching.records import CMD_SET_MARK
-
         return self._one(
             CMD_SET_MARK,
             None,
@@ -235,20 +238,14 @@ class Exchange(EngineBase):
 
     def funding(self, instrument: int, ts_ns: int | None = None) -> np.ndarray:
         """Pay one funding of a perpetual now."""
-        from matching.records import CMD_FUNDING
-
         return self._one(CMD_FUNDING, ts_ns, instrument=instrument)
 
     def settle(self, instrument: int, price_ticks: int, ts_ns: int | None = None) -> np.ndarray:
         """Expire a future or option at a settlement price (option: underlying ticks)."""
-        from matching.records import CMD_SETTLE
-
         return self._one(CMD_SETTLE, ts_ns, instrument=instrument, price_ticks=price_ticks)
 
     def set_account(self, account: int, disabled: bool) -> np.ndarray:
         """Disable (only cancels accepted) or enable an account."""
-        from matching.records import CMD_ACCOUNT
-
         return self._one(CMD_ACCOUNT, None, account=account, flags=1 if disabled else 0)
 
     # --- queries ---------------------------------------------------------------------------

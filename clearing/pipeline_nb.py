@@ -81,6 +81,7 @@ from matching.process_nb import (
     expire_nb,
     find_order_nb,
     process_nb,
+    stamp_nb,
 )
 from matching.reasons import (
     ACCOUNT_DISABLED,
@@ -486,19 +487,6 @@ def settle_range_nb(st, cl, lo, hi):
 
 
 # --- the loop --------------------------------------------------------------------------------
-@njit_inline
-def stamp_nb(st, c):
-    """(seq, ts) of a command by the stamping rule (rulebook 0), changing nothing. O(1)."""
-    ectr = ctr_of(st)
-    seq = c.seq
-    ts = c.ts_ns
-    if seq == 0:
-        seq = ectr[C_NEXT_SEQ]
-        if ts == 0:
-            ts = ectr[C_NOW]
-    return seq, ts
-
-
 @njit_inline
 def consume_seq_nb(st, c, seq, ts):
     """A command the engine does not see still takes its seq and moves time. O(1)."""

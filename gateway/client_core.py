@@ -109,6 +109,18 @@ class _Core:
                 return m.reason, m.text
         return None
 
+    def finish_or_raise(self, r: int, order: Order | None) -> None:
+        """Close request ``r``; raise its reject (a reject message, or a rejected report among
+        its replies) as the typed exception."""
+        err = self.first_error(r)
+        msgs = self.finish(r)
+        if err is None:
+            for m in msgs:
+                if isinstance(m, p.ExecutionReport) and m.exec_type == "rejected":
+                    err = (m.reason, m.text)
+        if err is not None:
+            _raise(*err, order)
+
     def reply_of(self, r: int, kind: type[T]) -> T | None:
         for m in self.replies.get(r, ()):
             if isinstance(m, kind):
@@ -425,14 +437,7 @@ class _Core:
             return tracked is not None and len(tracked.reports) > before and tracked.is_done
 
         def result() -> Order | None:
-            err = self.first_error(r)
-            msgs = self.finish(r)
-            if err is None:
-                for m in msgs:
-                    if isinstance(m, p.ExecutionReport) and m.exec_type == "rejected":
-                        err = (m.reason, m.text)
-            if err is not None:
-                _raise(*err, tracked)
+            self.finish_or_raise(r, tracked)
             return tracked
 
         return _Op([msg], done, result)
@@ -456,14 +461,7 @@ class _Core:
             )
 
         def result() -> Order:
-            err = self.first_error(r)
-            msgs = self.finish(r)
-            if err is None:
-                for m in msgs:
-                    if isinstance(m, p.ExecutionReport) and m.exec_type == "rejected":
-                        err = (m.reason, m.text)
-            if err is not None:
-                _raise(*err, order)
+            self.finish_or_raise(r, order)
             return order
 
         return _Op([msg], done, result)

@@ -17,7 +17,23 @@ from typing import Literal
 
 import msgspec
 
+from matching import records as _r
+
 PROTOCOL_VERSION = 1
+
+# wire names <-> the engine's codes (matching.records): one table each way, for every module
+ORDER_TYPES = {
+    "limit": _r.LIMIT, "market": _r.MARKET, "stop": _r.STOP_MARKET, "stop_limit": _r.STOP_LIMIT,
+}  # fmt: skip
+TIFS = {"gtc": _r.GTC, "ioc": _r.IOC, "fok": _r.FOK, "gtd": _r.GTD, "day": _r.DAY}
+STPS = {
+    "none": _r.STP_NONE, "cancel_taker": _r.STP_CANCEL_TAKER, "cancel_maker": _r.STP_CANCEL_MAKER,
+    "cancel_both": _r.STP_CANCEL_BOTH, "decrement": _r.STP_DECREMENT,
+}  # fmt: skip
+SIDES = {"buy": _r.BUY, "sell": _r.SELL}
+TYPE_NAMES = {v: k for k, v in ORDER_TYPES.items()}
+TIF_NAMES = {v: k for k, v in TIFS.items()}
+SIDE_NAMES = {v: k for k, v in SIDES.items()}
 
 
 class _In(

@@ -11,9 +11,7 @@ from gateway import protocol as P
 if TYPE_CHECKING:
     from gateway.server import GatewayServer, Session, Track
 
-SIDE_NAMES: dict[int, Any] = {1: "buy", 2: "sell"}
-TYPE_NAMES = {1: "limit", 2: "market", 3: "stop", 4: "stop_limit"}
-TIF_NAMES = {1: "gtc", 2: "ioc", 3: "fok", 4: "gtd", 5: "day"}
+SIDE_NAMES: dict[int, Any] = dict(P.SIDE_NAMES)
 
 
 def answer_query(srv: GatewayServer, sess: Session, q: Any) -> None:
@@ -85,8 +83,8 @@ def order_state(oid: int, t: Track) -> P.OrderState:
         cl_ord_id=t.cl_ord_id,
         instrument=t.instrument,
         side=SIDE_NAMES.get(t.side, "buy"),
-        type=TYPE_NAMES.get(t.order_type, "limit"),
-        tif=TIF_NAMES.get(t.tif, "gtc"),
+        type=P.TYPE_NAMES.get(t.order_type, "limit"),
+        tif=P.TIF_NAMES.get(t.tif, "gtc"),
         price_ticks=t.price,
         qty_lots=t.qty,
         leaves_lots=t.qty - t.cum,

@@ -43,7 +43,6 @@ from gateway.queries import answer_query
 from matching import reasons as R
 from matching.api import FIELD_BOUNDS, FIELD_INDEX
 from matching.records import (
-    BUY,
     CMD_AMEND,
     CMD_CANCEL,
     CMD_HALT,
@@ -51,7 +50,6 @@ from matching.records import (
     CMD_NEW,
     CMD_RESUME,
     COMMAND_DTYPE,
-    DAY,
     EV_ACCEPTED,
     EV_AMENDED,
     EV_CANCELLED,
@@ -62,25 +60,14 @@ from matching.records import (
     EVENT_DTYPE,
     FLAG_POST_ONLY,
     FLAG_REDUCE_ONLY,
-    FOK,
     GTC,
-    GTD,
-    IOC,
-    LIMIT,
-    MARKET,
-    SELL,
     STOP_LIMIT,
     STOP_MARKET,
 )
 
 _N_FIELDS = len(FIELD_INDEX)
-ORDER_TYPES = {"limit": LIMIT, "market": MARKET, "stop": STOP_MARKET, "stop_limit": STOP_LIMIT}
-TIFS = {"gtc": GTC, "ioc": IOC, "fok": FOK, "gtd": GTD, "day": DAY}
-STPS = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3, "decrement": 4}
-TYPE_NAMES = {v: k for k, v in ORDER_TYPES.items()}
-TIF_NAMES = {v: k for k, v in TIFS.items()}
-SIDES = {"buy": BUY, "sell": SELL}
-SIDE_NAMES: dict[int, Any] = {BUY: "buy", SELL: "sell"}
+ORDER_TYPES, TIFS, STPS, SIDES = P.ORDER_TYPES, P.TIFS, P.STPS, P.SIDES
+SIDE_NAMES: dict[int, Any] = dict(P.SIDE_NAMES)
 EXPIRY_REASONS = {R.CANCEL_EXPIRED, R.CANCEL_DAY_END}
 
 
@@ -450,22 +437,7 @@ class GatewayServer:
             if abs(m.price_ticks) * m.qty_lots * nf > self.config.max_notional:
                 reason = R.MAX_NOTIONAL
         if reason:
-            self._reply(
-                sess,
-                P.ExecutionReport(
-                    req=m.req,
-                    exec_type="rejected",
-                    status="rejected",
-                    order_id=0,
-                    cl_ord_id=m.cl_ord_id,
-                    instrument=m.instrument,
-                    side=m.side,
-                    price_ticks=m.price_ticks,
-                    qty_lots=m.qty_lots,
-                    reason=reason,
-                    text=R.explain(reason),
-                ),
-            )
+            self._reply(sess, _rejected_report(m, m.req, reason))
             return
         self._pending_new[a] = self._pending_new.get(a, 0) + 1
         flags = (FLAG_POST_ONLY if m.post_only else 0) | (FLAG_REDUCE_ONLY if m.reduce_only else 0)
@@ -663,24 +635,7 @@ class GatewayServer:
             if reason == R.DUPLICATE_CLIENT_ORDER_ID and dup is not None:
                 self._reply(sess, self._state_report(dup, "new", req, duplicate=True))
                 return
-            self._reply(
-                sess,
-                P.ExecutionReport(
-                    req=req,
-                    exec_type="rejected",
-                    status="rejected",
-                    order_id=0,
-                    cl_ord_id=msg.cl_ord_id,
-                    instrument=msg.instrument,
-                    side=msg.side,
-                    price_ticks=msg.price_ticks,
-                    qty_lots=msg.qty_lots,
-                    reason=reason,
-                    text=R.explain(reason),
-                    seq=int(e["seq"]),
-                    ts_ns=int(e["ts_ns"]),
-                ),
-            )
+            self._reply(sess, _rejected_report(msg, req, reason, int(e["seq"]), int(e["ts_ns"])))
         elif isinstance(msg, P.Cancel | P.Amend):
             self._reply(
                 sess,
@@ -793,6 +748,17 @@ class GatewayServer:
                     break
                 except zmq.ZMQError:
                     break
+
+
+def _rejected_report(
+    m: P.NewOrder, req: int, reason: int, seq: int = 0, ts_ns: int = 0
+) -> P.ExecutionReport:
+    """The report of a NewOrder refused by the gateway (no seq) or by the pipeline."""
+    return P.ExecutionReport(
+        req=req, exec_type="rejected", status="rejected", order_id=0, cl_ord_id=m.cl_ord_id,
+        instrument=m.instrument, side=m.side, price_ticks=m.price_ticks, qty_lots=m.qty_lots,
+        reason=reason, text=R.explain(reason), seq=seq, ts_ns=ts_ns,
+    )  # fmt: skip
 
 
 def _tag(msg: Any) -> str:

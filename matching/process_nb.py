@@ -655,6 +655,21 @@ def events_needed_nb(st, c, s):
     return 4
 
 
+@njit_inline
+def stamp_nb(st, c):
+    """(seq, ts) of command ``c`` by the stamping rule (rulebook 0; ``api.EngineBase._stamp``
+    in Python): seq 0 takes the next number, and then ts 0 the current time. Changes nothing:
+    the command array stays as the caller gave it. O(1)."""
+    ectr = ctr_of(st)
+    seq = c.seq
+    ts = c.ts_ns
+    if seq == 0:
+        seq = ectr[C_NEXT_SEQ]
+        if ts == 0:
+            ts = ectr[C_NOW]
+    return seq, ts
+
+
 @njit
 def process_nb(st, cmds):
     """Run commands in order, appending events to the descriptor's event buffer from
@@ -667,14 +682,7 @@ def process_nb(st, cmds):
             return NEED_CAPACITY, i
         c = cmds[i]
         ctr = ctr_of(st)
-        # stamping (api.EngineBase._stamp): seq 0 takes the next number, and then ts 0 the
-        # current time; the command array itself is left as the caller gave it
-        seq = c.seq
-        ts = c.ts_ns
-        if seq == 0:
-            seq = ctr[C_NEXT_SEQ]
-            if ts == 0:
-                ts = ctr[C_NOW]
+        seq, ts = stamp_nb(st, c)
         ctr[C_SEQ] = seq
         ctr[C_TS] = ts
         ctr[C_CKIND] = c.kind
