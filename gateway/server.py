@@ -155,6 +155,19 @@ class GatewayServer:
         self._last_ts = 0
         self._inst = self.ex.instruments
         self.endpoint = ""
+        # Downstream of matching, never upstream: each listener gets every batch's events (a
+        # view valid only during the call) after that batch's replies were sent (market data).
+        self.listeners: list[Callable[[np.ndarray], None]] = []
+        # The write-ahead journal (issue #7): ``append(cmds)`` gets every stamped batch before
+        # it runs, ``commit()`` is called before any reply of that batch leaves the process.
+        self.journal: Any = None
+        # per wakeup: replies per peer (with the position of the message each answers), and
+        # per command of the batch its session, request id, message and position
+        self._out: dict[bytes, list[tuple[int, msgspec.Struct]]] = {}
+        self._origin: list[tuple[Session | None, int, Any]] = []
+        self._cmd_pos: list[int] = []
+        self._pos = 0
+        self._n = 0
         self.auth: Any = None
         self.curve_public_key: bytes | None = None
         if on:
@@ -221,6 +234,50 @@ class GatewayServer:
         kind = CMD_HALT if on else CMD_RESUME
         self._ops.put(lambda: self._admin_cmds.append(dict(kind=kind, instrument=instrument)))
 
+    # --- durable state (issue #7) --------------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """What the gateway must keep across a restart, as plain builtins (msgspec/pickle-able):
+        the order tracks (reports and duplicate detection), open-order counts, kill switches
+        and the next session number. Sessions themselves end with the process. O(live orders)."""
+        return {
+            "version": 1,
+            "tracks": [
+                (oid, t.account, t.cl_ord_id, t.instrument, t.side, t.order_type, t.tif,
+                 t.price, t.qty, t.trigger, t.cum, t.notional)
+                for oid, t in self.tracks.items()
+            ],
+            "killed": sorted(self.killed),
+            "next_sid": self._next_sid,
+        }  # fmt: skip
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        """Restore ``export_state()`` output (before ``start``); O(live orders)."""
+        if state.get("version") != 1:
+            raise ValueError(f"gateway state version {state.get('version')!r} is not 1")
+        self.tracks.clear()
+        self.live_by_cl.clear()
+        self.open_count.clear()
+        for row in state["tracks"]:
+            oid, acct, cl, inst, side, ot, tif, px, qty, trig, cum, notional = row
+            t = Track(acct, cl, inst, side, ot, tif, px, qty, trig, 0, cum, notional)
+            self.tracks[oid] = t
+            if cl:
+                self.live_by_cl[(acct, cl)] = oid
+            self.open_count[acct] = self.open_count.get(acct, 0) + 1
+        self.killed = set(state["killed"])
+        self._next_sid = int(state["next_sid"])
+
+    def replay_batch(self, cmds: np.ndarray) -> int:
+        """Run an already stamped batch (from the journal) exactly as a live wakeup would, with
+        no session to answer: the engine, clearing and the gateway's order tracks end in the
+        state the live run had. Returns the number of events (in ``self._events``)."""
+        self._out = {}
+        self._origin = [(None, 0, None) for _ in range(len(cmds))]
+        self._cmd_pos = [0] * len(cmds)
+        self._pos = 0
+        self._n = len(cmds)
+        return self._run(stamped=cmds)
+
     # --- one wakeup --------------------------------------------------------------------------
     def step(self) -> int:
         """Drain, batch, run, reply. Returns the number of messages handled."""
@@ -230,9 +287,9 @@ class GatewayServer:
         now = time.monotonic()
         # replies per peer, each with the position of the message it answers, so that a peer
         # gets its replies in the order of its messages whether or not they went to the engine
-        self._out: dict[bytes, list[tuple[int, msgspec.Struct]]] = {}
-        self._origin: list[tuple[Session | None, int, Any]] = []
-        self._cmd_pos: list[int] = []
+        self._out = {}
+        self._origin = []
+        self._cmd_pos = []
         self._pos = 0
         self._queries: list[tuple[int, Session, Any]] = []
         self._pending_new: dict[int, int] = {}
@@ -254,12 +311,17 @@ class GatewayServer:
             # only when the socket was drained: under a backlog, heartbeats wait in the queue
             # and silence would be the venue's, not the client's
             self._expire_sessions(now)
-        if self._n:
-            self._run()
+        k = self._run() if self._n else 0
+        if k and self.journal is not None:
+            self.journal.commit()
         for pos, sess, q in self._queries:
             self._pos = pos
             self._answer(sess, q)
         self._send()
+        if k:
+            view = self._events[:k]
+            for listener in self.listeners:
+                listener(view)
         return handled
 
     # --- decoding ----------------------------------------------------------------------------
@@ -535,15 +597,24 @@ class GatewayServer:
                 )
 
     # --- the batch ---------------------------------------------------------------------------
-    def _run(self) -> None:
+    def _run(self, stamped: np.ndarray | None = None) -> int:
+        """Stamp, journal and run this wakeup's batch (or run a batch ``stamped`` already, from
+        the journal); turn its events into replies. Returns the number of events."""
         n = self._n
-        # one array per wakeup from plain tuples: a numpy write per field costs microseconds
-        cmds = np.array(self._rows, dtype=COMMAND_DTYPE)
-        first = self.ex.next_seq
-        cmds["seq"] = np.arange(first, first + n)
-        ts = max(time.time_ns(), self._last_ts + 1)
-        self._last_ts = ts
-        cmds["ts_ns"] = ts
+        if stamped is None:
+            # one array per wakeup from plain tuples: a numpy write per field costs microseconds
+            cmds = np.array(self._rows, dtype=COMMAND_DTYPE)
+            first = self.ex.next_seq
+            cmds["seq"] = np.arange(first, first + n)
+            ts = max(time.time_ns(), self._last_ts + 1)
+            self._last_ts = ts
+            cmds["ts_ns"] = ts
+            if self.journal is not None:
+                self.journal.append(cmds)
+        else:
+            cmds = stamped
+            first = int(cmds["seq"][0]) if n else self.ex.next_seq
+            self._last_ts = max(self._last_ts, int(cmds["ts_ns"].max()) if n else 0)
         k, self._events, n_led, led = self.ex.process_into(cmds, self._events)
         # events as dicts of Python ints: reading numpy record fields one by one is slower
         names = EVENT_DTYPE.names or ()
@@ -565,6 +636,7 @@ class GatewayServer:
             sess, req, msg = self._origin[i] if 0 <= i < n else (None, 0, None)
             self._pos = self._cmd_pos[i] if 0 <= i < n else self._pos
             self._event(e, sess, req, msg, fees)
+        return k
 
     def _sessions_of(self, account: int) -> list[Session]:
         return self._by_account.get(account, [])
