@@ -161,6 +161,10 @@ class GatewayServer:
         # The write-ahead journal (issue #7): ``append(cmds)`` gets every stamped batch before
         # it runs, ``commit()`` is called before any reply of that batch leaves the process.
         self.journal: Any = None
+        # Other sockets served by this loop's thread (e.g. the market-data snapshot service, so
+        # that a snapshot reads the engine at exactly the sequence last published): ``handler()``
+        # is called when its socket is readable; add them before ``start``.
+        self.pollers: list[tuple[zmq.Socket[Any], Callable[[], None]]] = []
         # per wakeup: replies per peer (with the position of the message each answers), and
         # per command of the batch its session, request id, message and position
         self._out: dict[bytes, list[tuple[int, msgspec.Struct]]] = {}
@@ -192,11 +196,20 @@ class GatewayServer:
         self._thread.start()
 
     def serve(self) -> None:
+        """The loop ``start`` runs: wait for a message (at most 5 ms, for heartbeat deadlines and
+        operator commands), then one ``step``; then the other sockets in ``pollers``."""
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
+        handlers = {}
+        for sock, handler in self.pollers:
+            poller.register(sock, zmq.POLLIN)
+            handlers[sock] = handler
         while not self._stop.is_set():
-            poller.poll(5)
+            ready = dict(poller.poll(5))
             self.step()
+            for sock, handler in handlers.items():
+                if sock in ready:
+                    handler()
 
     def stop(self) -> None:
         self._stop.set()
