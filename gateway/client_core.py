@@ -154,11 +154,16 @@ class _Core:
 
     # --- incoming ------------------------------------------------------------------------
     def handle(self, frame: bytes) -> None:
+        """Every message of one frame from the venue (packed or not)."""
         try:
-            msg = self.codec.decode(frame)
+            msgs = self.codec.decode_frame(frame)
         except (msgspec.DecodeError, msgspec.ValidationError):
             self.bad_frames += 1
             return
+        for msg in msgs:
+            self._handle(msg)
+
+    def _handle(self, msg: object) -> None:
         if isinstance(msg, p.ExecutionReport):
             self._apply_report(msg)
         elif isinstance(msg, p.InstrumentsReply):
@@ -277,6 +282,7 @@ class _Core:
             heartbeat_ms=heartbeat_ms,
             cancel_on_disconnect=cod,
             cod_keep_gtc=cod_keep_gtc,
+            pack=True,  # one frame for all of a wakeup's replies: fewer socket calls both ends
         )
 
         def result() -> p.LogonAck:

@@ -1,7 +1,11 @@
 """The order-entry protocol: msgspec Structs in one tagged union, MessagePack on the wire.
 
-Every message is one ZeroMQ frame holding one MessagePack map whose ``"t"`` field names the
-message (the tag). Numbers on the wire are the engine's integers: prices in the instrument's
+Every message is one MessagePack map whose ``"t"`` field names the message (the tag). A ZeroMQ
+frame holds one message, or a MessagePack array of up to ``MAX_PACKED`` messages (a packed frame:
+one socket call for many orders; each message in it is handled exactly as if it came alone, in
+order). The venue packs its replies to a session only if the session's Logon asked (``pack``).
+
+Numbers on the wire are the engine's integers: prices in the instrument's
 ticks, sizes in lots, money in the asset's smallest unit, times in nanoseconds; the client library
 converts Decimals at the edge with the instrument's tick and lot (``Instruments`` tells them).
 Inbound structs forbid unknown fields, so a typo is a reject that names it, not a silent default.
@@ -20,6 +24,9 @@ import msgspec
 from matching import records as _r
 
 PROTOCOL_VERSION = 1
+MAX_PACKED = 1024  # messages in one packed frame
+# the first byte of a MessagePack array (fixarray, array 16, array 32): a packed frame
+_ARRAY_FIRST_BYTES = frozenset([*range(0x90, 0xA0), 0xDC, 0xDD])
 
 # wire names <-> the engine's codes (matching.records): one table each way, for every module
 ORDER_TYPES = {
@@ -57,6 +64,7 @@ class Logon(_In, tag="logon"):
     heartbeat_ms: int = 5_000  # the client's heartbeat interval; the venue expects one per 2x
     cancel_on_disconnect: bool = True
     cod_keep_gtc: bool = False  # cancel-on-disconnect spares GTC orders (as CME's option)
+    pack: bool = False  # the venue may send several replies in one frame (a MessagePack array)
 
 
 class Logout(_In, tag="logout"):
@@ -291,15 +299,35 @@ class Codec:
 
     def __init__(self, inbound: bool) -> None:
         self._enc = msgspec.msgpack.Encoder()
-        self._dec: msgspec.msgpack.Decoder[object] = msgspec.msgpack.Decoder(
-            Inbound if inbound else Outbound
+        union = Inbound if inbound else Outbound
+        self._dec: msgspec.msgpack.Decoder[object] = msgspec.msgpack.Decoder(union)
+        self._many: msgspec.msgpack.Decoder[list[object]] = msgspec.msgpack.Decoder(
+            list[union]  # type: ignore[valid-type]
         )
 
     def encode(self, msg: msgspec.Struct) -> bytes:
         return self._enc.encode(msg)
 
+    def encode_many(self, msgs: list[msgspec.Struct]) -> bytes:
+        """A packed frame: several messages as one MessagePack array. O(total size)."""
+        return self._enc.encode(msgs)
+
     def decode(self, frame: bytes) -> object:
+        """One message (not a packed frame)."""
         return self._dec.decode(frame)
+
+    def decode_frame(self, frame: bytes) -> list[object]:
+        """Every message of a frame, packed or not, in order. A packed frame longer than
+        ``MAX_PACKED`` or with any invalid message raises as a whole (nothing of it is used).
+        O(frame size)."""
+        if frame[:1] and frame[0] in _ARRAY_FIRST_BYTES:
+            msgs = self._many.decode(frame)
+            if len(msgs) > MAX_PACKED:
+                raise msgspec.ValidationError(
+                    f"a packed frame holds at most {MAX_PACKED} messages, not {len(msgs)}"
+                )
+            return msgs
+        return [self._dec.decode(frame)]
 
 
 def venue_codec() -> Codec:

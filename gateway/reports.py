@@ -1,0 +1,287 @@
+"""Engine events -> execution reports: the gateway's memory of each live order (``Track``) and
+the translation of one batch's events into the replies its sessions get.
+
+``Reporter`` is the half of ``GatewayServer`` that reads events; the server supplies ``_reply``
+(queue a message for a session, at the position of the message it answers) and
+``_by_account`` (logged-on sessions per account). Events arrive as plain tuples
+(``ndarray.tolist()``) read by index: on the hot path a numpy field read or a dict per event
+costs more than the whole report.
+
+Who hears what: every session of an order's account gets its reports (a second screen sees the
+fills of the first); only the session whose message caused a report gets it with that message's
+``req``. Reports of orders not placed through this gateway (admin, replay) go to the account's
+sessions too, with ``req`` 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from clearing.records import L_FEE, L_REBATE
+from gateway import protocol as P
+from matching import reasons as R
+from matching.records import (
+    EV_ACCEPTED,
+    EV_AMENDED,
+    EV_CANCELLED,
+    EV_FILL,
+    EV_MASS_CANCELLED,
+    EV_REJECTED,
+    EV_TRIGGERED,
+    EVENT_DTYPE,
+    STOP_LIMIT,
+    STOP_MARKET,
+)
+
+if TYPE_CHECKING:
+    from gateway.server import Session
+
+SIDE_NAMES: dict[int, Any] = dict(P.SIDE_NAMES)
+EXPIRY_REASONS = frozenset({R.CANCEL_EXPIRED, R.CANCEL_DAY_END})
+_EXPLAIN: dict[int, str] = {}  # reason -> text, memoised (R.explain formats)
+
+# positions of the event fields in a ``tolist()`` tuple
+_EN = EVENT_DTYPE.names or ()
+(E_SEQ, E_TS, E_OID, E_CLOID, E_PRICE, E_QTY, E_LEAVES, E_MOID, E_MLEAVES, E_TRADE, E_AUX,
+ E_ACCOUNT, E_INST, E_MACCOUNT, E_KIND, E_SIDE, E_REASON, E_OTYPE, E_TIF) = (
+    _EN.index(n) for n in (
+        "seq", "ts_ns", "order_id", "client_order_id", "price_ticks", "qty_lots",
+        "leaves_lots", "maker_order_id", "maker_leaves_lots", "trade_id", "aux", "account",
+        "instrument", "maker_account", "kind", "side", "reason", "order_type", "tif",
+    )
+)  # fmt: skip
+
+
+def explain(reason: int) -> str:
+    """``matching.reasons.explain``, memoised: the text of a reason code."""
+    text = _EXPLAIN.get(reason)
+    if text is None:
+        text = _EXPLAIN[reason] = R.explain(reason)
+    return text
+
+
+@dataclass(slots=True)
+class Track:
+    """What the gateway remembers of an order to build its reports."""
+
+    account: int
+    cl_ord_id: int
+    instrument: int
+    side: int
+    order_type: int
+    tif: int
+    price: int
+    qty: int
+    trigger: int = 0
+    sid: int = 0  # the session that placed it (0: not placed through this gateway)
+    cum: int = 0
+    notional: int = 0  # sum of price x lots filled
+
+
+def fees_by_fill(ledger: Any, n_led: int) -> dict[tuple[int, int, int], int]:
+    """(instrument, trade id, account) -> fee (a rebate negative) from a batch's ledger entries.
+    O(entries)."""
+    fees: dict[tuple[int, int, int], int] = {}
+    if not n_led:
+        return fees
+    lg = ledger[:n_led]
+    if n_led > 64:  # many entries: let numpy pick the fee rows first
+        lg = lg[(lg["kind"] == L_FEE) | (lg["kind"] == L_REBATE)]
+    names = lg.dtype.names or ()
+    k_kind, k_inst, k_ref = names.index("kind"), names.index("instrument"), names.index("ref")
+    k_from, k_to = names.index("from_account"), names.index("to_account")
+    k_amount = names.index("amount")
+    for e in lg.tolist():
+        if e[k_kind] == L_FEE:
+            key = (e[k_inst], e[k_ref], e[k_from])
+            fees[key] = fees.get(key, 0) + e[k_amount]
+        elif e[k_kind] == L_REBATE:
+            key = (e[k_inst], e[k_ref], e[k_to])
+            fees[key] = fees.get(key, 0) - e[k_amount]
+    return fees
+
+
+def rejected_report(
+    m: P.NewOrder, req: int, reason: int, seq: int = 0, ts_ns: int = 0
+) -> P.ExecutionReport:
+    """The report of a NewOrder refused by the gateway (no seq) or by the pipeline."""
+    return P.ExecutionReport(
+        req=req, exec_type="rejected", status="rejected", order_id=0, cl_ord_id=m.cl_ord_id,
+        instrument=m.instrument, side=m.side, price_ticks=m.price_ticks, qty_lots=m.qty_lots,
+        reason=reason, text=explain(reason), seq=seq, ts_ns=ts_ns,
+    )  # fmt: skip
+
+
+class Reporter:
+    """Order tracks and the event -> report translation (mixed into ``GatewayServer``)."""
+
+    tracks: dict[int, Track]
+    live_by_cl: dict[tuple[int, int], int]  # (account, cl_ord_id) -> live order id
+    open_count: dict[int, int]
+    _by_account: dict[int, list[Session]]
+    _inst: dict[int, Any]
+
+    def _reply(self, sess: Session | None, msg: msgspec.Struct, identity: bytes = b"") -> None:
+        raise NotImplementedError
+
+    def _to_account(self, account: int, origin: Session | None, msg: msgspec.Struct) -> None:
+        for s in self._by_account.get(account, ()):
+            if s is not origin:
+                self._reply(s, msg)
+        if origin is not None and origin.account == account:
+            self._reply(origin, msg)
+
+    def _event(
+        self, e: tuple[int, ...], sess: Session | None, req: int, msg: Any, fees: dict
+    ) -> None:
+        """One event (a ``tolist()`` tuple) of the command that ``sess`` sent as ``msg``."""
+        kind = e[E_KIND]
+        if kind == EV_ACCEPTED:
+            oid, acct = e[E_OID], e[E_ACCOUNT]
+            mine = sess is not None and sess.account == acct
+            t = Track(
+                acct, e[E_CLOID], e[E_INST], e[E_SIDE], e[E_OTYPE], e[E_TIF], e[E_PRICE],
+                e[E_QTY], e[E_AUX], sess.sid if mine and sess is not None else 0,
+            )  # fmt: skip
+            self.tracks[oid] = t
+            if t.cl_ord_id:
+                self.live_by_cl[(acct, t.cl_ord_id)] = oid
+            self.open_count[acct] = self.open_count.get(acct, 0) + 1
+            self._to_account(acct, sess, self._state_report(oid, "new", req if mine else 0, ev=e))
+        elif kind == EV_FILL:
+            self._fill(e, sess, req, fees)
+        elif kind in (EV_CANCELLED, EV_AMENDED, EV_TRIGGERED):
+            oid = e[E_OID]
+            tr = self.tracks.get(oid)
+            if tr is None:
+                return
+            t = tr
+            if kind == EV_AMENDED:
+                t.price = e[E_PRICE]
+                t.qty = e[E_QTY]
+            reason = e[E_REASON]
+            if kind == EV_CANCELLED:
+                xt = "expired" if reason in EXPIRY_REASONS else "cancelled"
+            else:
+                xt = "amended" if kind == EV_AMENDED else "triggered"
+            own = req if sess is not None and sess.account == t.account else 0
+            rep = self._state_report(oid, xt, own, leaves=e[E_LEAVES], reason=reason, ev=e)
+            self._to_account(t.account, sess, rep)
+            if kind == EV_CANCELLED and e[E_LEAVES] == 0:
+                self._forget(oid)
+        elif kind == EV_REJECTED:
+            self._rejected(e, sess, req, msg)
+        elif kind == EV_MASS_CANCELLED and sess is not None and isinstance(msg, P.MassCancel):
+            self._reply(sess, P.MassCancelAck(req=req, cancelled=e[E_QTY]))
+
+    def _rejected(self, e: tuple[int, ...], sess: Session | None, req: int, msg: Any) -> None:
+        if sess is None:
+            return
+        reason = e[E_REASON]
+        if isinstance(msg, P.NewOrder):
+            dup = self.live_by_cl.get((sess.account, msg.cl_ord_id))
+            if reason == R.DUPLICATE_CLIENT_ORDER_ID and dup is not None:
+                self._reply(sess, self._state_report(dup, "new", req, duplicate=True))
+                return
+            self._reply(sess, rejected_report(msg, req, reason, e[E_SEQ], e[E_TS]))
+        elif isinstance(msg, P.Cancel | P.Amend):
+            self._reply(
+                sess,
+                P.CancelReject(
+                    req=req,
+                    order_id=msg.order_id,
+                    cl_ord_id=msg.cl_ord_id,
+                    reason=reason,
+                    text=explain(reason),
+                ),
+            )
+        elif isinstance(msg, P.MassCancel):
+            self._reply(sess, P.MassCancelAck(req=req, reason=reason, text=explain(reason)))
+
+    def _fill(self, e: tuple[int, ...], sess: Session | None, req: int, fees: dict) -> None:
+        iid, tid = e[E_INST], e[E_TRADE]
+        q, px = e[E_QTY], e[E_PRICE]
+        for oid, acct, leaves, liq in (
+            (e[E_OID], e[E_ACCOUNT], e[E_LEAVES], "taker"),
+            (e[E_MOID], e[E_MACCOUNT], e[E_MLEAVES], "maker"),
+        ):
+            t = self.tracks.get(oid)
+            if t is None:
+                continue
+            t.cum += q
+            t.notional += q * px
+            taker = liq == "taker"
+            own = req if taker and sess is not None and sess.account == acct else 0
+            rep = self._state_report(
+                oid, "fill" if leaves == 0 else "partial_fill", own, leaves=leaves, ev=e
+            )
+            rep.last_lots = q
+            rep.last_price_ticks = px
+            rep.trade_id = tid
+            rep.fee = fees.get((iid, tid, acct), 0)
+            rep.liquidity = liq  # type: ignore[assignment]
+            self._to_account(acct, sess if taker else None, rep)
+            if leaves == 0:
+                self._forget(oid)
+
+    def _forget(self, oid: int) -> None:
+        t = self.tracks.pop(oid, None)
+        if t is None:
+            return
+        if self.live_by_cl.get((t.account, t.cl_ord_id)) == oid:
+            del self.live_by_cl[(t.account, t.cl_ord_id)]
+        self.open_count[t.account] = max(0, self.open_count.get(t.account, 1) - 1)
+
+    def _state_report(
+        self,
+        oid: int,
+        exec_type: Any,
+        req: int,
+        *,
+        leaves: int | None = None,
+        reason: int = 0,
+        duplicate: bool = False,
+        ev: tuple[int, ...] | None = None,
+    ) -> P.ExecutionReport:
+        """The order's report as of now. O(1); a Decimal only once the order has fills."""
+        t = self.tracks[oid]
+        left = t.qty - t.cum if leaves is None else leaves
+        status: Any
+        if exec_type in ("cancelled", "expired") and left == 0:
+            status = "cancelled"
+        elif t.cum and left == 0:
+            status = "filled"
+        elif t.cum:
+            status = "partially_filled"
+        else:
+            status = "pending" if t.order_type in (STOP_MARKET, STOP_LIMIT) else "new"
+        avg = ""
+        if t.cum:
+            inst = self._inst.get(t.instrument)
+            if inst is not None:
+                avg = format(
+                    (inst.tick_size * Decimal(t.notional) / Decimal(t.cum)).normalize(), "f"
+                )
+        return P.ExecutionReport(
+            req=req,
+            exec_type=exec_type,
+            order_id=oid,
+            cl_ord_id=t.cl_ord_id,
+            instrument=t.instrument,
+            side=SIDE_NAMES.get(t.side, "buy"),
+            status=status,
+            price_ticks=t.price,
+            qty_lots=t.qty,
+            cum_lots=t.cum,
+            leaves_lots=left,
+            avg_price=avg,
+            reason=reason,
+            text=explain(reason) if reason else "",
+            duplicate=duplicate,
+            seq=ev[E_SEQ] if ev is not None else 0,
+            ts_ns=ev[E_TS] if ev is not None else 0,
+        )
