@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     loadtest_mod.add_arguments(loadtest)
     loadtest.set_defaults(func=_cmd_bench, bench_run=loadtest_mod.run)
 
+    from venue import admin_cli
+
+    admin_cli.add_parser(sub)
+
     reasons = sub.add_parser("reasons", help="list every reject and cancel reason code")
     reasons.set_defaults(func=_cmd_reasons)
 
