@@ -3,17 +3,19 @@
 Each client is its own process with its own DEALER socket (raw ``zmq`` and ``gateway.protocol``,
 no client library). A client logs on, warms the venue up with one order and its cancel, waits for
 the common start, then sends on a fixed schedule (``rate / clients`` messages per second each).
-Latency is measured from the SCHEDULED send time of a message to its first reply (for a NewOrder:
-its first ExecutionReport, matched by ``cl_ord_id``), so a stall of the venue (or of the client)
-shows up in the percentiles instead of silently slowing the sender down (coordinated omission).
-When a client is behind schedule it catches up in small bursts. The messages a client sends in
-one loop turn go in one packed frame (a MessagePack array, docs/protocol.md) and it asks the venue
-to pack its replies, as a throughput-minded client would; ``--no-pack`` sends one message per
-frame. Latencies are kept raw during the run and put into the HDR histogram after it.
+Latency is measured from the SCHEDULED send time of a message to its first reply (matched by its
+``req``), so a stall of the venue (or of the client) shows up in the percentiles instead of
+silently slowing the sender down (coordinated omission). The whole schedule is planned before the
+start (in an open loop nothing sent depends on a reply), so the hot loop only encodes, sends and
+matches replies. Each loop turn sends everything due in one packed frame (a MessagePack array,
+docs/protocol.md) and the client asks the venue to pack its replies, as a throughput-minded client
+would; ``--no-pack`` sends one message per frame. Latencies are kept raw during the run and put
+into the HDR histogram after it.
 
 The mix, on BTC-USD (instrument 0): passive limit orders within 50 ticks of the reference price,
 about 10% crossing orders (IOC or limit through the touch), about 30% cancels of the client's own
-live orders (oldest first), a few amends (new price), a Heartbeat every second. At the end a
+resting orders (oldest first; one that has filled meanwhile is answered UNKNOWN_ORDER, counted
+among the rejects), a few amends (new price), a Heartbeat every second. At the end a
 client mass-cancels and logs out.
 
 Each client records its latencies (ns) into its own HDR histogram and sends it back encoded; the
@@ -51,12 +53,12 @@ INSTRUMENT = 0  # BTC-USD: tick 0.01, lot 0.0001
 MID = 9_000_000  # the reference price in ticks (90,000.00)
 SPREAD = 50  # passive orders within this many ticks of MID
 MAX_LIVE = 1000  # per client: above it a passive order becomes a cancel (keeps the book bounded)
-BURST = 32  # messages sent per loop turn when behind schedule
 HB_NS = 1_000_000_000
 DRAIN_S = 10.0  # at the end: how long to wait for replies still in flight
 HIST_MAX_NS = 60_000_000_000
 _NOBLOCK, _EVENTS, _POLLIN = int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN)
 ID_SHIFT = 40  # ids (req and cl_ord_id) of client i are (i + 1) << ID_SHIFT | n: never shared
+SIDE_IDS = 1 << 39  # session traffic's ids (logon, heartbeats...): apart from the plan's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +95,15 @@ def _log(msg: str) -> None:
 
 # --- one client (a child process) ---------------------------------------------------------------
 class _Client:
+    """One load client. The run's messages are planned before it starts (``prepare``): in an
+    open loop what is sent never depends on the replies, so the whole schedule can be decided
+    up front and the hot loop only encodes, sends, and matches replies to their schedule.
+
+    Ids: message ``k`` of the plan has ``req = base | (k + 1)`` (and a new order the same
+    ``cl_ord_id``), so a reply finds its scheduled time arithmetically, with no dict per
+    message. Session traffic (logon, heartbeats, warm-up, finish) uses ``base | SIDE_IDS | n``.
+    """
+
     def __init__(
         self, idx: int, endpoint: str, key: str, rate: float, seed: int, pack: bool = True
     ) -> None:
@@ -110,52 +121,34 @@ class _Client:
         self.codec = P.client_codec()
         self.base = (idx + 1) << ID_SHIFT
         self.next_id = 1
-        self.pending: dict[int, int] = {}  # req -> scheduled send time (ns)
-        self.live: dict[int, str] = {}  # cl_ord_id -> side, of own orders believed live
-        self.fifo: deque[int] = deque()  # live cl_ord_ids, oldest first (may hold dead ones)
         self.hist = HdrHistogram(1, HIST_MAX_NS, 3)
         # latencies (ns) of the measured phase, kept raw and put into the HDR histogram after the
         # run: hdrh's record_value is Python, a few microseconds a call on the hot path
         self.lat = array("q")
         self.pack = pack
-        self.outbox: list[Any] = []  # messages of this loop turn, sent as one (packed) frame
+        self.plan: list[Any] = []
+        self.total = 0
+        self.answered = bytearray()  # per planned message: its first reply came
+        self.start_ns = 0
         self.rejects: dict[str, int] = {}
         self.sent = 0
-        self.acked = 0  # answered by an ExecutionReport or a CancelReject
+        self.acked = 0  # answered by an ExecutionReport, CancelReject or MassCancelAck
         self.refused = 0  # answered by a BusinessReject
         self.sent_by_kind = {"new": 0, "cross": 0, "cancel": 0, "amend": 0}
         self.last_ack_ns = 0
         self.counting = False  # rejects and latencies are counted in the measured phase only
         self.finish_error = ""
+        self.cpu_s = 0.0
         self.next_hb = time.monotonic_ns() + HB_NS
 
     # ids and sending
     def _id(self) -> int:
-        i = self.base | self.next_id
+        i = self.base | SIDE_IDS | self.next_id
         self.next_id += 1
         return i
 
     def _send(self, msg: Any) -> None:
         self.sock.send(self.codec.encode(msg))
-
-    def _queue(self, msg: Any) -> None:
-        """Queue a message of the mix; ``flush`` sends the turn's messages."""
-        if self.pack:
-            self.outbox.append(msg)
-        else:
-            self._send(msg)
-
-    def flush(self) -> None:
-        """Send this turn's queued messages: one frame, packed when there are several (what a
-        client sending many orders at once does: one socket call instead of one per order)."""
-        box = self.outbox
-        if not box:
-            return
-        if len(box) == 1:
-            self.sock.send(self.codec.encode(box[0]))
-        else:
-            self.sock.send(self.codec.encode_many(box))
-        self.outbox = []
 
     def _recv_until(self, pred: Any, timeout: float) -> Any:
         end = time.monotonic() + timeout
@@ -185,27 +178,26 @@ class _Client:
             self.rejects[name] = self.rejects.get(name, 0) + 1
 
     def _handle(self, m: Any, now: int) -> None:
-        sched = self.pending.pop(m.req, None) if m.req else None
-        if sched is not None and type(m) is P.BusinessReject:
-            self.refused += 1  # answered by the gateway, not the venue (NOT_LOGGED_ON, ...)
-        elif sched is not None:
-            self.acked += 1
-            self.last_ack_ns = now
+        tp = type(m)
+        k = m.req - self.base - 1
+        if 0 <= k < self.total and not self.answered[k]:  # the first reply to planned msg k
+            self.answered[k] = 1
+            if tp is P.BusinessReject:
+                self.refused += 1  # answered by the gateway, not the venue (RATE_LIMITED...)
+            else:
+                self.acked += 1
+                self.last_ack_ns = now
             if self.counting:
-                self.lat.append(now - sched)
-        if type(m) is P.ExecutionReport:
+                self.lat.append(now - self.start_ns - int(k * self.interval_ns))
+        if tp is P.ExecutionReport:
             if m.exec_type == "rejected":
                 self._reject(m.reason)
-            if m.status in ("filled", "cancelled", "rejected"):
-                self.live.pop(m.cl_ord_id, None)
-        elif type(m) is P.CancelReject:
+        elif tp is P.CancelReject:
             self._reject(m.reason)
-            if m.reason == R.UNKNOWN_ORDER:
-                self.live.pop(m.cl_ord_id, None)
-        elif type(m) is P.BusinessReject:
+        elif tp is P.BusinessReject:
             if m.reason != R.SESSION_ENDED:
                 self._reject(m.reason)
-        elif type(m) is P.LogonReject:
+        elif tp is P.LogonReject:
             raise RuntimeError(f"client {self.idx}: logon rejected: {m.text}")
 
     def wait(self, timeout: float) -> bool:
@@ -213,10 +205,10 @@ class _Client:
         resolution (``zmq.poll`` counts whole milliseconds: at 10,000/s a client would either
         spin or oversleep). libzmq's FD is edge-triggered: check EVENTS before and after."""
         sock = self.sock
-        if cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+        if cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
             return True
         select.select([self.fd], [], [], timeout)
-        return bool(cast(int, sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
+        return bool(cast(int, sock.getsockopt(_EVENTS)) & _POLLIN)
 
     def drain(self) -> None:
         sock, dec, handle = self.sock, self.codec.decode_frame, self._handle
@@ -230,75 +222,52 @@ class _Client:
             for m in dec(frame):
                 handle(m, now)
 
-    # the mix
-    def _new(self, sched: int, cross: bool) -> None:
+    # the plan
+    def prepare(self, duration_s: float) -> None:
+        """Decide every message of the run (``duration_s`` at this client's rate). O(messages),
+        before the start signal, so it costs the measured phase nothing."""
         rng = self.rng
-        side: Literal["buy", "sell"] = "buy" if rng.random() < 0.5 else "sell"
-        sign = 1 if side == "buy" else -1
-        cl = self._id()
-        qty = rng.randint(1, 10)
-        tif: Literal["gtc", "ioc"]
-        if cross:  # through the touch on the other side: IOC, or a limit that may rest
-            tif = "ioc" if rng.random() < 0.5 else "gtc"
-            price = MID + sign * rng.randint(0, SPREAD)
-        else:
-            tif = "gtc"
-            price = MID - sign * rng.randint(1, SPREAD)
-        self._queue(
-            P.NewOrder(
-                req=cl,
-                cl_ord_id=cl,
-                instrument=INSTRUMENT,
-                side=side,
-                qty_lots=qty,
-                price_ticks=price,
-                tif=tif,
-            )
-        )
-        self.pending[cl] = sched
-        self.sent_by_kind["cross" if cross else "new"] += 1
-        if tif == "gtc":
-            self.live[cl] = side
-            self.fifo.append(cl)
-
-    def _oldest_live(self) -> int:
-        while self.fifo:
-            cl = self.fifo.popleft()
-            if cl in self.live:
-                return cl
-        return 0
-
-    def _cancel(self, sched: int) -> bool:
-        cl = self._oldest_live()
-        if not cl:
-            return False
-        del self.live[cl]
-        req = self._id()
-        self._queue(P.Cancel(req=req, cl_ord_id=cl))
-        self.pending[req] = sched
-        self.sent_by_kind["cancel"] += 1
-        return True
-
-    def _amend(self, sched: int) -> bool:
-        cl = self._oldest_live()
-        if not cl:
-            return False
-        side = self.live[cl]
-        self.fifo.append(cl)  # still live: back in the queue (an amend of price loses priority)
-        sign = 1 if side == "buy" else -1
-        price = MID - sign * self.rng.randint(1, SPREAD)
-        req = self._id()
-        self._queue(P.Amend(req=req, cl_ord_id=cl, price_ticks=price))
-        self.pending[req] = sched
-        self.sent_by_kind["amend"] += 1
-        return True
-
-    def one(self, sched: int) -> None:
-        u = self.rng.random()
-        done = (u < 0.30 or len(self.live) > MAX_LIVE) and self._cancel(sched)
-        if not done and not (0.30 <= u < 0.33 and self._amend(sched)):
-            self._new(sched, cross=0.33 <= u < 0.43)
-        self.sent += 1
+        total = int(duration_s * 1e9 / self.interval_ns)
+        live: deque[tuple[int, Literal["buy", "sell"]]] = deque()  # GTC orders, oldest first
+        plan: list[Any] = []
+        by_kind = self.sent_by_kind
+        for k in range(total):
+            rid = self.base | (k + 1)
+            u = rng.random()
+            if live and (u < 0.30 or len(live) > MAX_LIVE):
+                cl, _ = live.popleft()  # may have filled meanwhile: UNKNOWN_ORDER then
+                plan.append(P.Cancel(req=rid, cl_ord_id=cl))
+                by_kind["cancel"] += 1
+                continue
+            if live and 0.30 <= u < 0.33:
+                cl, was = live.popleft()
+                live.append((cl, was))  # still live: back in the queue
+                sign = 1 if was == "buy" else -1
+                px = MID - sign * rng.randint(1, SPREAD)
+                plan.append(P.Amend(req=rid, cl_ord_id=cl, price_ticks=px))
+                by_kind["amend"] += 1
+                continue
+            cross = 0.33 <= u < 0.43
+            side: Literal["buy", "sell"] = "buy" if rng.random() < 0.5 else "sell"
+            sign = 1 if side == "buy" else -1
+            qty = rng.randint(1, 10)
+            tif: Literal["gtc", "ioc"]
+            if cross:  # through the touch on the other side: IOC, or a limit that may rest
+                tif = "ioc" if rng.random() < 0.5 else "gtc"
+                price = MID + sign * rng.randint(0, SPREAD)
+            else:
+                tif = "gtc"
+                price = MID - sign * rng.randint(1, SPREAD)
+            plan.append(
+                P.NewOrder(req=rid, cl_ord_id=rid, instrument=INSTRUMENT, side=side,
+                           qty_lots=qty, price_ticks=price, tif=tif)
+            )  # fmt: skip
+            by_kind["cross" if cross else "new"] += 1
+            if tif == "gtc":
+                live.append((rid, side))
+        self.plan = plan
+        self.total = total
+        self.answered = bytearray(total)
 
     # phases
     def logon(self) -> None:
@@ -316,9 +285,15 @@ class _Client:
         self.drain()
 
     def run(self, start_ns: int, duration_ns: int, progress: Any) -> None:
+        """Send the plan on schedule: every loop turn sends everything due (one packed frame,
+        at most ``P.MAX_PACKED`` messages), reads every reply, then sleeps until the next
+        message is due or a reply arrives."""
         self.counting = True
-        total = int(duration_ns / self.interval_ns)
-        interval = self.interval_ns
+        self.start_ns = start_ns
+        cpu0 = time.process_time()
+        plan, total, interval = self.plan, self.total, self.interval_ns
+        enc, enc_many, send = self.codec.encode, self.codec.encode_many, self.sock.send
+        chunk = P.MAX_PACKED if self.pack else 1
         end = start_ns + duration_ns
         self.next_hb = start_ns + HB_NS
         next_prog = start_ns
@@ -327,7 +302,7 @@ class _Client:
         while True:
             now = time.monotonic_ns()
             if now >= next_prog:  # shared counters for the parent's progress line
-                progress[2 * self.idx] = self.sent
+                progress[2 * self.idx] = i
                 progress[2 * self.idx + 1] = self.acked
                 next_prog = now + 100_000_000
             if now >= self.next_hb:
@@ -336,14 +311,16 @@ class _Client:
             if i >= total and now >= end:
                 break
             due = min(total, int((now - start_ns) / interval) + 1)
-            n = min(due - i, BURST)
-            for _ in range(n):
-                self.one(start_ns + int(i * interval))
-                i += 1
-            self.flush()
-            self.drain()
-            if i < due:
-                continue  # still behind: the next burst at once
+            if due > i:
+                j = min(due, i + chunk)
+                send(enc_many(plan[i:j]) if j - i > 1 else enc(plan[i]))
+                i = j
+                self.sent = i
+                self.drain()
+                if i < due:
+                    continue  # still behind: the next frame at once
+            else:
+                self.drain()
             wait_ns = start_ns + int(i * interval) - time.monotonic_ns()
             if i >= total:
                 wait_ns = end - time.monotonic_ns()
@@ -351,12 +328,13 @@ class _Client:
                 self.drain()
         # wait for the replies still in flight (at most DRAIN_S), then stop measuring
         deadline = time.monotonic_ns() + int(DRAIN_S * 1e9)
-        while self.pending and time.monotonic_ns() < deadline:
+        while self.acked + self.refused < total and time.monotonic_ns() < deadline:
             self.heartbeat()
             if sock.poll(50):
                 self.drain()
             progress[2 * self.idx + 1] = self.acked
         self.counting = False
+        self.cpu_s = time.process_time() - cpu0
         progress[2 * self.idx] = self.sent
         progress[2 * self.idx + 1] = self.acked
 
@@ -387,13 +365,13 @@ class _Client:
             "idx": self.idx,
             "sent": self.sent,
             "acked": self.acked,
-            "unanswered": len(self.pending),
+            "unanswered": self.sent - self.acked - self.refused,
             "refused": self.refused,
             "sent_by_kind": self.sent_by_kind,
             "rejects": self.rejects,
             "last_ack_ns": self.last_ack_ns,
             "finish_error": self.finish_error,
-            "cpu_s": time.process_time(),
+            "cpu_s": round(self.cpu_s, 3),  # the measured phase's only
             "hist": self._histogram().encode(),
         }
 
@@ -415,6 +393,7 @@ def _client_main(
     """One client process: logon and warm-up, wait for the common start, run, report."""
     try:
         c = _Client(idx, endpoint, key, rate, seed, pack)
+        c.prepare(duration)
         c.logon()
         ready.put(idx)
         deadline = time.monotonic() + 120
