@@ -38,7 +38,7 @@ from clearing.exchange import Exchange
 from gateway import curve as Z
 from gateway import protocol as P
 from gateway.queries import answer_query
-from gateway.reports import E_SEQ, Reporter, Track, explain, fees_by_fill, rejected_report
+from gateway.reports import E_KIND, E_SEQ, Reporter, Track, explain, fees_by_fill, rejected_report
 from matching import reasons as R
 from matching.api import FIELD_BOUNDS, FIELD_INDEX, FIELDS
 from matching.records import (
@@ -49,6 +49,7 @@ from matching.records import (
     CMD_NEW,
     CMD_RESUME,
     COMMAND_DTYPE,
+    EV_LEVEL,
     EVENT_DTYPE,
     FLAG_POST_ONLY,
     FLAG_REDUCE_ONLY,
@@ -668,6 +669,8 @@ class GatewayServer(Reporter):
         fees = fees_by_fill(led, n_led)
         origin, cmd_pos, event = self._origin, self._cmd_pos, self._event
         for e in self._events[:k].tolist():
+            if e[E_KIND] == EV_LEVEL:  # market data's business, not a report: about half of all
+                continue
             i = e[E_SEQ] - first
             if 0 <= i < n:
                 sess, req, msg = origin[i]
