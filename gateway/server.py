@@ -152,6 +152,10 @@ class GatewayServer(Reporter):
         # that a snapshot reads the engine at exactly the sequence last published): ``handler()``
         # is called when its socket is readable; add them before ``start``.
         self.pollers: list[tuple[zmq.Socket[Any], Callable[[], None]]] = []
+        # Order sources inside the venue (background agents, historical flow): called at every
+        # wakeup with its timestamp, each returns commands (dicts of COMMAND_DTYPE fields) that
+        # join the batch like a client's, with no session to answer.
+        self.sources: list[Callable[[int], list[dict[str, int]]]] = []
         # per wakeup: replies per peer (with the position of the message each answers), and
         # per command of the batch its session, request id, message and position
         self._out: dict[bytes, list[tuple[int, msgspec.Struct]]] = {}
@@ -315,6 +319,9 @@ class GatewayServer(Reporter):
         self._ts = max(time.time_ns(), self._last_ts + 1)
         for extra in self._admin_cmds:
             self._add(None, 0, None, **extra)
+        for source in self.sources:
+            for fields in source(self._ts):
+                self._add(None, 0, None, **fields)
         handled = 0
         limit = self.config.max_batch
         sock = self.sock
