@@ -52,6 +52,19 @@ class Halt(_Req, tag="halt"):
     on: bool = True
 
 
+class SetChaos(_Req, tag="chaos"):
+    """Chaos for one account's sessions (``account``), or for every session (0): the fields
+    of ``gateway.chaos.SessionChaos``. All zero switches it off."""
+
+    account: int = 0
+    reply_delay_ms: float = 0.0
+    reply_jitter_ms: float = 0.0
+    reject_probability: float = 0.0
+    rate_per_s: float = 0.0
+    burst: int = 0
+    disconnects_per_min: float = 0.0
+
+
 class Sessions(_Req, tag="sessions"):
     """The logged-on sessions."""
 
@@ -60,7 +73,7 @@ class Status(_Req, tag="status"):
     """Instruments (id, symbol, halted), kill switches, sessions, orders, next sequence."""
 
 
-AdminRequest = KillSwitch | Halt | Sessions | Status
+AdminRequest = KillSwitch | Halt | SetChaos | Sessions | Status
 
 
 class AdminReply(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -163,10 +176,29 @@ class AdminService:
             srv.halt(inst.id, req.on)
             what = "halted" if req.on else "resumed"
             return AdminReply(ok=True, text=f"{inst.symbol} {what}", data={"instrument": inst.id})
+        if isinstance(req, SetChaos):
+            return self._chaos(req)
         if isinstance(req, Sessions):
             rows = self._sessions()
             return AdminReply(ok=True, text=f"{len(rows)} session(s)", data=rows)
         return AdminReply(ok=True, text="status", data=self._status())
+
+    def _chaos(self, req: SetChaos) -> AdminReply:
+        from gateway.chaos import Chaos, ChaosConfig, SessionChaos
+
+        fields = {k: getattr(req, k) for k in SessionChaos.__dataclass_fields__}
+        try:
+            options = SessionChaos(**fields)
+        except ValueError as e:
+            return AdminReply(ok=False, text=str(e))
+        srv = self.server
+        if srv.chaos is None:
+            Chaos(ChaosConfig()).attach(srv)
+        srv.chaos.set_session(req.account or None, options)
+        who = f"account {req.account}" if req.account else "every session"
+        on = {k: v for k, v in fields.items() if v}
+        text = f"chaos for {who}: " + (", ".join(f"{k}={v}" for k, v in on.items()) or "off")
+        return AdminReply(ok=True, text=text)
 
     def _instrument(self, key: int | str) -> Any:
         insts = self.server.ex.instruments
@@ -235,6 +267,11 @@ class AdminClient:
 
     def halt(self, instrument: int | str, on: bool = True) -> AdminReply:
         return self.request(Halt(token=self.token, instrument=instrument, on=on))
+
+    def chaos(self, account: int = 0, **options: Any) -> AdminReply:
+        """Set chaos for ``account``'s sessions (0: every session); ``options`` are the fields
+        of ``gateway.chaos.SessionChaos``."""
+        return self.request(SetChaos(token=self.token, account=account, **options))
 
     def sessions(self) -> AdminReply:
         return self.request(Sessions(token=self.token))

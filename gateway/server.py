@@ -107,6 +107,8 @@ class Session:
     refilled: float = 0.0
     throttled: int = 0  # consecutive throttled messages
     pack: bool = False  # replies of one wakeup go in one packed frame
+    rate: float = 0.0  # this session's throttle (the gateway's, or chaos's tighter one)
+    burst: float = 0.0
 
 
 class GatewayServer(Reporter):
@@ -156,6 +158,7 @@ class GatewayServer(Reporter):
         # wakeup with its timestamp, each returns commands (dicts of COMMAND_DTYPE fields) that
         # join the batch like a client's, with no session to answer.
         self.sources: list[Callable[[int], list[dict[str, int]]]] = []
+        self.chaos: Any = None  # gateway.chaos.Chaos, when a client team asked for it
         # per wakeup: replies per peer (with the position of the message each answers), and
         # per command of the batch its session, request id, message and position
         self._out: dict[bytes, list[tuple[int, msgspec.Struct]]] = {}
@@ -207,7 +210,12 @@ class GatewayServer(Reporter):
         spin_until = 0.0
         stop, step, poll, clock = self._stop.is_set, self.step, poller.poll, time.monotonic
         while not stop():
-            ready = poll(0 if spin and clock() < spin_until else 5)
+            timeout = 0 if spin and clock() < spin_until else 5
+            if self.chaos is not None:  # wake up in time for a held (delayed) reply
+                due = self.chaos.next_due_s()
+                if due is not None:
+                    timeout = min(timeout, int(due * 1000))
+            ready = poll(timeout)
             if step() and spin:
                 spin_until = clock() + spin
             if ready and handlers:
@@ -334,6 +342,8 @@ class GatewayServer(Reporter):
                 break
             handled += self._frame(frames, now, handled)
         self._pos = handled + 1
+        if self.chaos is not None:
+            self.chaos.tick(self, now)
         if handled < limit and now >= self._next_expiry:
             # only when the socket was drained: under a backlog, heartbeats wait in the queue
             # and silence would be the venue's, not the client's
@@ -347,6 +357,8 @@ class GatewayServer(Reporter):
             self._answer(sess, q)
         if self._out:
             self._send()
+        if self.chaos is not None:
+            self.chaos.release(self._send_frame)
         if k:
             view = self._events[:k]
             for listener in self.listeners:
@@ -417,9 +429,8 @@ class GatewayServer(Reporter):
             self._end(sess, cancel=False, req=msg.req)
             return
         # the token bucket, inline: it runs for every message
-        cfg = self.config
-        tokens = sess.tokens + (now - sess.refilled) * cfg.rate_per_s
-        sess.tokens = tokens if tokens < cfg.burst else float(cfg.burst)
+        tokens = sess.tokens + (now - sess.refilled) * sess.rate
+        sess.tokens = tokens if tokens < sess.burst else sess.burst
         sess.refilled = now
         if sess.tokens < 1.0:
             self._throttled(sess, msg)
@@ -491,7 +502,8 @@ class GatewayServer(Reporter):
         sess.cod_keep_gtc = msg.cod_keep_gtc
         sess.pack = msg.pack
         sess.last_seen = now
-        sess.tokens = float(self.config.burst)
+        self._apply_throttle(sess)
+        sess.tokens = sess.burst
         sess.refilled = now
         self._reply(
             sess,
@@ -499,6 +511,17 @@ class GatewayServer(Reporter):
                 req=msg.req, account=account, session=sess.sid, heartbeat_ms=sess.heartbeat_ms
             ),
         )
+
+    def _apply_throttle(self, sess: Session) -> None:
+        """The session's token bucket: the gateway's, or a tighter one chaos asked for."""
+        rate, burst = self.config.rate_per_s, float(self.config.burst)
+        if self.chaos is not None:
+            o = self.chaos.of(sess.account)
+            if o.rate_per_s:
+                rate = min(rate, o.rate_per_s)
+                burst = min(burst, float(o.burst or max(1.0, o.rate_per_s)))
+        sess.rate, sess.burst = rate, burst
+        sess.tokens = min(sess.tokens, burst)
 
     def _throttled(self, sess: Session, msg: Any) -> None:
         """Over the token bucket: a RATE_LIMITED reject; a run of them ends the session."""
@@ -521,6 +544,11 @@ class GatewayServer(Reporter):
         if known is not None:  # a resend: answer with the live order's state
             self._reply(sess, self._state_report(known, "new", m.req, duplicate=True))
             return
+        if self.chaos is not None:
+            reason = self.chaos.reject(sess, m.req, m.cl_ord_id)
+            if reason:
+                self._reply(sess, rejected_report(m, m.req, reason))
+                return
         cfg = self.config
         if self.killed or cfg.max_open_orders or cfg.max_notional:
             reason = self._pre_trade(a, m)
@@ -693,25 +721,39 @@ class GatewayServer(Reporter):
     def _send(self) -> None:
         """Every queued reply, per peer in the order of the messages they answer; to a session
         that asked for packed replies, all of a wakeup's replies in one frame. A peer whose
-        queue is full loses its replies (ROUTER never blocks the venue)."""
+        queue is full loses its replies (ROUTER never blocks the venue). Chaos may hold a
+        session's replies back (``Chaos.hold``), in order."""
         enc, enc_many = self.codec.encode, self.codec.encode_many
         send = self.sock.send
         sessions = self.sessions
+        chaos = self.chaos
         for ident, msgs in self._out.items():
             if len(msgs) > 1:
                 msgs.sort(key=_first)  # stable: events of one command keep their order
             sess = sessions.get(ident)
+            if sess is not None and sess.pack and len(msgs) > 1:
+                frames = [enc_many([m for _p, m in msgs[i : i + P.MAX_PACKED]])
+                          for i in range(0, len(msgs), P.MAX_PACKED)]  # fmt: skip
+            else:
+                frames = [enc(m) for _p, m in msgs]
+            delay = chaos.delay_ns(sess) if chaos is not None and sess is not None else 0
+            if delay:
+                for frame in frames:
+                    chaos.hold(ident, frame, delay)
+                continue
             try:
-                if sess is not None and sess.pack and len(msgs) > 1:
-                    for i in range(0, len(msgs), P.MAX_PACKED):
-                        send(ident, _MORE_NOBLOCK)
-                        send(enc_many([m for _p, m in msgs[i : i + P.MAX_PACKED]]), _NOBLOCK)
-                    continue
-                for _p, m in msgs:
+                for frame in frames:
                     send(ident, _MORE_NOBLOCK)
-                    send(enc(m), _NOBLOCK)
+                    send(frame, _NOBLOCK)
             except zmq.ZMQError:  # Again (queue full) or a peer gone: it loses these replies
                 continue
+
+    def _send_frame(self, ident: bytes, frame: bytes) -> None:
+        try:
+            self.sock.send(ident, _MORE_NOBLOCK)
+            self.sock.send(frame, _NOBLOCK)
+        except zmq.ZMQError:
+            pass
 
 
 def _first(pm: tuple[int, Any]) -> int:

@@ -6,6 +6,8 @@
     venue admin kill-switch 2 --off
     venue admin halt BTC-PERP          # or an instrument id
     venue admin halt BTC-PERP --resume
+    venue admin chaos --account 1 --reply-delay-ms 20 --reply-jitter-ms 10 --reject-probability 0.05
+    venue admin chaos --account 1      # all options zero: chaos off for account 1
 
 The token comes from ``--token``, else the file ``--token-file`` (default: the one the
 embedded default's ``venue run`` writes, ``var/venue-data/admin.token`` in the checkout; a venue
@@ -21,6 +23,14 @@ from pathlib import Path
 
 from gateway.admin import DEFAULT_ADMIN_BIND, TOKEN_FILE, AdminClient, AdminReply
 
+CHAOS_OPTIONS: tuple[tuple[str, type], ...] = (
+    ("reply_delay_ms", float),
+    ("reply_jitter_ms", float),
+    ("reject_probability", float),
+    ("rate_per_s", float),
+    ("burst", int),
+    ("disconnects_per_min", float),
+)
 DEFAULT_TOKEN_FILE = Path(__file__).resolve().parent.parent / "var" / "venue-data" / TOKEN_FILE
 
 
@@ -46,6 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h = asub.add_parser("halt", help="halt an instrument (or --resume it)")
     h.add_argument("instrument", help="symbol (BTC-PERP) or id")
     h.add_argument("--resume", action="store_true")
+    ch = asub.add_parser("chaos", help="misbehave on purpose for one account's sessions (or all)")
+    ch.add_argument("--account", type=int, default=0, help="0: every session")
+    for name, kind in CHAOS_OPTIONS:
+        ch.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=kind(0))
     p.set_defaults(func=run)
 
 
@@ -68,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
                 reply = c.status()
             elif args.admin_cmd == "sessions":
                 reply = c.sessions()
+            elif args.admin_cmd == "chaos":
+                opts = {name: getattr(args, name) for name, _ in CHAOS_OPTIONS}
+                reply = c.chaos(args.account, **opts)
             elif args.admin_cmd == "kill-switch":
                 reply = c.kill_switch(args.account, on=not args.off)
             else:

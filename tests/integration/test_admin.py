@@ -121,3 +121,23 @@ def test_no_venue_times_out() -> None:
         with pytest.raises(TimeoutError, match="admin endpoint"):
             adm.status()
     assert P.PROTOCOL_VERSION == 1
+
+
+def test_chaos_switched_on_and_off_from_outside(venue: Any, capsys: Any) -> None:
+    srv, ep, admin_ep, ctx = venue
+    c = Conn(ctx, ep)
+    c.logon("k2")
+    with AdminClient(admin_ep, TOKEN) as adm:
+        r = adm.chaos(2, reject_probability=1.0)
+        assert r.ok and "reject_probability=1.0" in r.text
+        c.send(_new(1, px=PX - 10, req=1))
+        assert c.recv().exec_type == "rejected"
+        bad = adm.chaos(2, reject_probability=2.0)
+        assert not bad.ok and "reject_probability" in bad.text
+    base = ["admin", "--endpoint", admin_ep, "--token", TOKEN]
+    assert main([*base, "chaos", "--account", "2"]) == 0  # all zero: off
+    assert "chaos for account 2: off" in capsys.readouterr().out
+    c.send(_new(2, px=PX - 10, req=2))
+    assert c.recv().exec_type == "new"
+    assert [e["chaos"] for e in srv.chaos.events][-1] == "configured"
+    c.close()
