@@ -29,7 +29,7 @@ from gateway.curve import is_loopback
 if TYPE_CHECKING:
     from gateway.server import GatewayServer
 
-DEFAULT_ADMIN_BIND = "tcp://127.0.0.1:7002"
+DEFAULT_ADMIN_BIND = "tcp://127.0.0.1:7004"  # venue run: the order-entry port + 3
 TOKEN_FILE = "admin.token"
 
 

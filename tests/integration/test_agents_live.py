@@ -3,16 +3,21 @@ marketable order fills against the agents' quotes, and clearing's invariants hol
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import zmq
 
 from gateway import protocol as P
+from gateway.admin import AdminClient
 from gateway.demo import DEMO_KEYS, demo_exchange
 from gateway.server import GatewayConfig, GatewayServer
 from tests.integration.test_gateway import Conn
 from venue.agents.driver import AgentDriver, lively_config
+from venue.live import LiveOptions
+from venue.serve import serve
 
 
 def test_lively_venue_trades_within_seconds_and_clients_trade_with_agents() -> None:
@@ -44,3 +49,26 @@ def test_lively_venue_trades_within_seconds_and_clients_trade_with_agents() -> N
     assert driver.commands > 50
     assert ex.position(1, 2) > 0
     ex.check_invariants()
+
+
+def test_venue_run_lively_with_its_admin_socket(tmp_path: Path, capsys: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def check(srv: GatewayServer) -> None:
+        out = capsys.readouterr().out
+        found = re.search(r"admin on (\S+)", out)
+        assert found, out
+        assert "36 background agents" in out
+        token = (tmp_path / "admin.token").read_text().strip()
+        time.sleep(2.0)
+        with AdminClient(found.group(1), token) as adm:
+            seen["status"] = adm.status().data
+            seen["halt"] = adm.halt("ETH-PERP").ok
+        seen["trades"] = [int(srv.ex.status_table()[i, 1]) for i in range(4)]
+
+    live = LiveOptions(market="lively")
+    assert serve(bind="tcp://127.0.0.1:*", data_dir=tmp_path, duration=0.2, on_start=check,
+                 live=live) == 0  # fmt: skip
+    assert seen["halt"] is True
+    assert seen["status"]["open_orders"] > 0
+    assert all(n > 0 for n in seen["trades"]), seen["trades"]

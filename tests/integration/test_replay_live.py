@@ -16,6 +16,7 @@ from gateway.demo import DEMO_KEYS
 from gateway.server import GatewayConfig, GatewayServer
 from marketdata.history.lobster import read_messages, read_orderbook
 from tests.integration.test_gateway import Conn
+from venue.cli import main
 from venue.replay_live import HistorySource, load, replay_exchange
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
@@ -80,3 +81,14 @@ def test_a_client_order_takes_a_historical_execution() -> None:
         srv.stop()
         ctx.destroy(linger=0)
     srv.ex.check_invariants()
+
+
+def test_venue_run_replay_l3_command_line(capsys: Any) -> None:
+    args = ["run", "--replay-l3", str(MESSAGES), "--replay-orderbook", str(BOOK), "--speed",
+            "1000", "--duration", "1", "--bind", "tcp://127.0.0.1:*", "--no-admin"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "replaying 1,034 historical commands of AAPL (instrument 10)" in out
+    assert "admin on" not in out
+    assert main(["run", "--replay-l3", "/nonexistent.csv", "--duration", "1"]) == 2
+    assert "--replay-l3 /nonexistent.csv" in capsys.readouterr().err

@@ -225,6 +225,14 @@ class AgentDriver:
             if maker is not None:
                 maker.position += -q if side == BUY else q
 
+    def sync_positions(self) -> None:
+        """Take the agents' positions from clearing (after a recovery): perpetuals and futures
+        from their positions; spot inventory starts again from zero (balances are the truth).
+        O(agents)."""
+        for a, agent in self.by_account.items():
+            if self.books[agent.instrument].inst.kind != "spot":
+                agent.position = self.ex.position(a, agent.instrument)
+
     # --- live -------------------------------------------------------------------------------
     def attach(self, server: GatewayServer) -> None:
         """Trade inside a live venue: commands at every gateway wakeup, fills from every batch."""
