@@ -16,6 +16,7 @@ traffic give the same chaos.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import zmq
 
 from matching import reasons as R
 
@@ -100,6 +102,7 @@ class Chaos:
         self.events: deque[dict[str, Any]] = deque(maxlen=MEMORY)
         self._log = Path(config.log_path).open("a") if config.log_path else None  # noqa: SIM115
         self._delayed: list[tuple[int, int, bytes, bytes]] = []  # (due ns, n, identity, frame)
+        self._md_delayed: list[tuple[int, int, Any, list[bytes]]] = []  # (due, n, socket, frames)
         self._n = 0
         self._last_due: dict[bytes, int] = {}
         self._halted: dict[int, float] = {}  # instrument -> resume time (monotonic s)
@@ -168,18 +171,27 @@ class Chaos:
         heapq.heappush(self._delayed, (due, self._n, identity, frame))
 
     def next_due_s(self) -> float | None:
-        """Seconds until the next held reply is due (None: none held)."""
-        if not self._delayed:
+        """Seconds until the next held reply or packet is due (None: none held)."""
+        dues = [q[0][0] for q in (self._delayed, self._md_delayed) if q]
+        if not dues:
             return None
-        return max(0.0, (self._delayed[0][0] - time.monotonic_ns()) / 1e9)
+        return max(0.0, (min(dues) - time.monotonic_ns()) / 1e9)
 
     def release(self, send: Any) -> int:
-        """Send every held reply that is due (``send(identity, frame)``). Returns how many."""
+        """Send every held reply (``send(identity, frame)``) and market-data packet that is
+        due. Returns how many."""
         now = time.monotonic_ns()
         n = 0
         while self._delayed and self._delayed[0][0] <= now:
             _due, _n, ident, frame = heapq.heappop(self._delayed)
             send(ident, frame)
+            n += 1
+        md = self._md_delayed
+        while md and md[0][0] <= now:
+            _due, _n, sock, frames = heapq.heappop(md)
+            # market data never blocks the venue: a full queue drops the packet
+            with contextlib.suppress(zmq.ZMQError):
+                sock.send_multipart(frames, zmq.NOBLOCK)
             n += 1
         return n
 
@@ -247,6 +259,19 @@ class Chaos:
         return self._due(key, per_min, now)
 
     # --- market data (called by the publisher) --------------------------------------------
+    def md_packet(self, sock: Any, frames: list[bytes], packet_seq: int) -> bool:
+        """The publisher's hook for one packet: True if chaos took it (dropped, or held back
+        ``md_delay_ms`` to be sent by ``release``); False to send it now."""
+        if self.md_drop():
+            self.log("md_drop", topic=frames[0].decode(errors="replace"), packet=packet_seq)
+            return True
+        delay = self.md_delay_ns()
+        if not delay:
+            return False
+        self._n += 1
+        heapq.heappush(self._md_delayed, (time.monotonic_ns() + delay, self._n, sock, frames))
+        return True
+
     def md_drop(self) -> bool:
         """Drop this market-data packet?"""
         p = self.config.md_drop_probability

@@ -289,7 +289,8 @@ class _Replayer:
         self.ev_log: list[np.ndarray] = []
         self.mismatches: list[dict[str, Any]] = []
         self.causes: dict[str, int] = {}
-        self.cmd_msg = np.zeros(0, dtype=np.int64)  # message index of every command (seed: -1)
+        # message index of every command (seed: -1)
+        self.cmd_msg: np.ndarray = np.zeros(0, dtype=np.int64)
         self.book = _Mirror()
 
     def apply(self, cmds: list[_Cmd]) -> list[_Cmd]:

@@ -193,3 +193,71 @@ def test_market_data_drop_and_delay_and_bad_options() -> None:
         SessionChaos(reject_probability=1.5)
     with pytest.raises(ValueError, match="halt_s"):
         ChaosConfig(halt_s=-1)
+
+
+def _feed_packets(
+    chaos_cfg: ChaosConfig, orders: int
+) -> tuple[list[tuple[int, float]], Chaos, list[float]]:
+    """(packet_seq, arrival time) of every ``trades.BTC-USD`` packet a subscriber gets while
+    two sessions trade ``orders`` times, with chaos on the feed; and when each fill was
+    acknowledged to the taker."""
+    from marketdata import wire as W
+    from marketdata.snapshot import attach_feed
+
+    ctx: zmq.Context[Any] = zmq.Context()
+    srv = GatewayServer(demo_exchange(), GatewayConfig(api_keys=dict(KEYS)), ctx)
+    chaos = Chaos(chaos_cfg)
+    chaos.attach(srv)
+    pub, snap = attach_feed(srv)
+    pub.chaos = chaos
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.connect(pub.endpoint)
+    sub.setsockopt(zmq.SUBSCRIBE, b"trades.BTC-USD")
+    ep = srv.bind("tcp://127.0.0.1:*")
+    srv.start()
+    got: list[tuple[int, float]] = []
+    fills: list[float] = []
+    try:
+        time.sleep(0.3)  # the subscription reaches the publisher
+        a, b = Conn(ctx, ep), Conn(ctx, ep)
+        a.logon("k1")
+        b.logon("k2")
+        for cl in range(1, orders + 1):
+            a.send(_new(cl, side="sell", qty=1, req=cl))
+            a.recv()
+            b.send(_new(cl, side="buy", qty=1, req=cl))
+            b.until(lambda m, cl=cl: getattr(m, "req", 0) == cl and m.exec_type == "fill")
+            fills.append(time.monotonic())
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            if sub.poll(50):
+                frames = sub.recv_multipart()
+                hdr = W.HEADER_DECODER.decode(frames[1])
+                if hdr.count:  # heartbeats carry no records
+                    got.append((hdr.packet_seq, time.monotonic()))
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+        pub.close()
+        snap.close()
+        ctx.destroy(linger=0)
+    return got, chaos, fills
+
+
+def test_market_data_packets_dropped_as_configured() -> None:
+    got, chaos, _ = _feed_packets(ChaosConfig(seed=3, md_drop_probability=0.4), orders=40)
+    drops = [e for e in chaos.events if e["chaos"] == "md_drop" and e["topic"] == "trades.BTC-USD"]
+    assert 6 <= len(drops) <= 30  # about 40% of 40 trade packets
+    assert len(got) + len(drops) == 40  # every trade packet either arrived or was dropped
+    dropped = {e["packet"] for e in drops}
+    assert not dropped & {seq for seq, _ in got}
+
+
+def test_market_data_packets_held_back_as_configured() -> None:
+    got, chaos, fills = _feed_packets(ChaosConfig(md_delay_ms=150), orders=3)
+    assert len(got) == 3 and not [e for e in chaos.events if e["chaos"] == "md_drop"]
+    assert [seq for seq, _ in got] == sorted(seq for seq, _ in got)  # still in order
+    # each trade reached the feed at least 150 ms after its fill reached the taker
+    assert got[0][1] - fills[0] >= 0.14, got[0][1] - fills[0]
