@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -17,12 +17,15 @@ from gateway import protocol as p
 from gateway.client_core import _Core, _Op, apply_curve
 from gateway.orders import (
     Balance,
+    FailedOver,
     InstrumentRef,
     LiveOrder,
     Order,
     Position,
     RequestTimeout,
+    SessionEnded,
     VenueError,
+    exception_for,
 )
 from matching.instruments import DecimalLike, Instrument
 
@@ -39,7 +42,7 @@ class AsyncClient:
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         api_key: str,
         *,
         timeout: float = 5.0,
@@ -50,7 +53,13 @@ class AsyncClient:
         curve_keypair: tuple[bytes | str, bytes | str] | None = None,
         context: zmq.asyncio.Context | None = None,
     ) -> None:
-        self.endpoint = endpoint
+        self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
+        if not self.endpoints:
+            raise ValueError("no endpoint given")
+        self.endpoint = self.endpoints[0]
+        self.failover_s = 10.0
+        self.failovers = 0
+        self._failing_over = False
         self.timeout = timeout
         self.heartbeat_ms = heartbeat_ms
         self._api_key = api_key
@@ -66,7 +75,7 @@ class AsyncClient:
     @classmethod
     async def connect(
         cls,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         api_key: str,
         *,
         timeout: float = 5.0,
@@ -103,7 +112,10 @@ class AsyncClient:
         except BaseException:
             sock.close(linger=0)
             raise
-        sock.connect(self.endpoint)
+        if len(self.endpoints) > 1:
+            sock.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a venue that is there
+        for ep in self.endpoints:
+            sock.connect(ep)
         return sock
 
     async def open(self) -> None:
@@ -121,10 +133,16 @@ class AsyncClient:
     async def _send(self, msg: p._In) -> None:
         if self._sock is None:
             raise ConnectionError("client is closed")
+        frame = self._core.codec.encode(msg)
         try:
-            await self._sock.send(self._core.codec.encode(msg), zmq.NOBLOCK)
-        except zmq.Again:
-            raise RequestTimeout(f"could not send {type(msg).__name__}") from None
+            await self._sock.send(frame, zmq.NOBLOCK)
+        except zmq.Again:  # no connection yet (or a full queue): wait for one, bounded
+            if not await self._sock.poll(max(int(self.timeout * 1000), 1), zmq.POLLOUT):  # type: ignore[call-arg]
+                raise RequestTimeout(f"could not send {type(msg).__name__} in time") from None
+            try:
+                await self._sock.send(frame, zmq.NOBLOCK)
+            except zmq.Again:
+                raise RequestTimeout(f"could not send {type(msg).__name__}") from None
         self._last_send = time.monotonic()
 
     async def _drain(self) -> int:
@@ -143,6 +161,46 @@ class AsyncClient:
             await self._send(p.Heartbeat())
 
     async def _run(self, op: _Op[T], timeout: float | None = None) -> T:
+        """As ``Client._run``, failover included."""
+        try:
+            return await self._wait(op, timeout)
+        except (RequestTimeout, SessionEnded):
+            session = op.msgs and isinstance(op.msgs[0], p.Logon | p.Logout)
+            if len(self.endpoints) < 2 or self._failing_over or session or not op.msgs:
+                raise
+        await self._fail_over(timeout)
+        if all(isinstance(m, p.NewOrder) for m in op.msgs):
+            orders = [self._core.orders[m.cl_ord_id] for m in op.msgs]  # type: ignore[attr-defined]
+            for order, m in zip(orders, op.msgs, strict=True):
+                if not order.acknowledged and order._sent is None:  # refused while logged off
+                    order.status, order.reason, order.text = "pending_new", 0, ""
+                    order._sent = m  # type: ignore[assignment]
+                    await self._wait(self._core.resend(order), timeout)
+            await self._wait(_Op([], lambda: all(o.acknowledged for o in orders), lambda: None),
+                             timeout)  # fmt: skip
+            if len(orders) == 1 and orders[0].status == "rejected":
+                raise exception_for(orders[0].reason)(orders[0].reason, orders[0].text)
+            return orders[0] if len(orders) == 1 else orders  # type: ignore[return-value]
+        what = type(op.msgs[0]).__name__
+        raise FailedOver(f"{what} went unanswered; failed over to a venue at one of "
+                         f"{self.endpoints}: check its effect and retry")  # fmt: skip
+
+    async def _fail_over(self, timeout: float | None) -> None:
+        self._failing_over = True
+        deadline = time.monotonic() + self.failover_s
+        try:
+            while True:
+                try:
+                    await self.reconnect(timeout)
+                    self.failovers += 1
+                    return
+                except (RequestTimeout, SessionEnded):
+                    if time.monotonic() > deadline:
+                        raise
+        finally:
+            self._failing_over = False
+
+    async def _wait(self, op: _Op[T], timeout: float | None = None) -> T:
         if self._sock is None:
             raise ConnectionError("client is closed")
         rate0 = self._core.rate_limited

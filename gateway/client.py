@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -41,6 +41,7 @@ from gateway.client_core import _Core, _Op, apply_curve
 from gateway.orders import (
     AccountDisabled,
     Balance,
+    FailedOver,
     Fill,
     InstrumentRef,
     InsufficientFunds,
@@ -64,6 +65,7 @@ __all__ = [
     "AsyncClient",
     "Balance",
     "Client",
+    "FailedOver",
     "Fill",
     "InsufficientFunds",
     "InvalidOrder",
@@ -89,7 +91,7 @@ class Client:
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         api_key: str,
         *,
         timeout: float = 5.0,
@@ -101,7 +103,13 @@ class Client:
         context: zmq.Context[Any] | None = None,
     ) -> None:
         """Not connected yet: use ``Client.connect`` (or call ``open()``)."""
-        self.endpoint = endpoint
+        self.endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
+        if not self.endpoints:
+            raise ValueError("no endpoint given")
+        self.endpoint = self.endpoints[0]
+        self.failover_s = 10.0  # how long a failover keeps trying to log on again
+        self.failovers = 0
+        self._failing_over = False
         self.timeout = timeout
         self.heartbeat_ms = heartbeat_ms
         self._api_key = api_key
@@ -117,7 +125,7 @@ class Client:
     @classmethod
     def connect(
         cls,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         api_key: str,
         *,
         timeout: float = 5.0,
@@ -133,7 +141,14 @@ class Client:
         seconds. CURVE: pass the venue's public key (z85) and this client's ``(public, secret)``
         keypair (z85), whose public key the venue must allow (``curve_allowed_clients``); a key
         the venue does not allow never completes the handshake: ``RequestTimeout``. Without a
-        keypair a fresh one is made (only a venue allowing any key would accept it)."""
+        keypair a fresh one is made (only a venue allowing any key would accept it).
+
+        ``endpoint`` may be a list (a primary and its hot standbys, docs/durability.md): the
+        client connects to all of them and only a serving venue binds, so only it hears the
+        client. When a request goes unanswered or the session ends, the client fails over: it
+        logs on again wherever a venue serves (trying for ``failover_s`` seconds) and resends
+        its unacknowledged orders; an order call then completes there, any other call raises
+        ``FailedOver`` (it may or may not have been executed)."""
         c = cls(
             endpoint,
             api_key,
@@ -162,7 +177,10 @@ class Client:
         except BaseException:
             sock.close(linger=0)
             raise
-        sock.connect(self.endpoint)
+        if len(self.endpoints) > 1:
+            sock.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a venue that is there
+        for ep in self.endpoints:
+            sock.connect(ep)
         return sock
 
     def open(self) -> None:
@@ -209,7 +227,52 @@ class Client:
 
     def _run(self, op: _Op[T], timeout: float | None = None) -> T:
         """Send the op's messages, process incoming ones until it is done, return its result.
-        Bounded by ``timeout`` (default: the client's)."""
+        Bounded by ``timeout`` (default: the client's). With several endpoints an unanswered
+        request or an ended session fails over (``connect``)."""
+        try:
+            return self._wait(op, timeout)
+        except (RequestTimeout, SessionEnded):
+            session = op.msgs and isinstance(op.msgs[0], p.Logon | p.Logout)
+            if len(self.endpoints) < 2 or self._failing_over or session or not op.msgs:
+                raise
+        self._fail_over(timeout)
+        if all(isinstance(m, p.NewOrder) for m in op.msgs):
+            orders = [self._core.orders[m.cl_ord_id] for m in op.msgs]  # type: ignore[attr-defined]
+            for order, m in zip(orders, op.msgs, strict=True):
+                if not order.acknowledged and order._sent is None:
+                    # refused by a venue it was not logged on to (a standby that had just
+                    # taken over): never placed anywhere, so it goes again, same cl_ord_id
+                    order.status, order.reason, order.text = "pending_new", 0, ""
+                    order._sent = m  # type: ignore[assignment]
+                    self._wait(self._core.resend(order), timeout)
+            # the others were resent by the failover itself: their answers come from there
+            self._wait(_Op([], lambda: all(o.acknowledged for o in orders), lambda: None),
+                       timeout)  # fmt: skip
+            if len(orders) == 1 and orders[0].status == "rejected":
+                raise exception_for(orders[0].reason)(orders[0].reason, orders[0].text)
+            return orders[0] if len(orders) == 1 else orders  # type: ignore[return-value]
+        what = type(op.msgs[0]).__name__
+        raise FailedOver(f"{what} went unanswered; failed over to a venue at one of "
+                         f"{self.endpoints}: check its effect and retry")  # fmt: skip
+
+    def _fail_over(self, timeout: float | None) -> None:
+        """Log on again wherever a venue serves now and resend unacknowledged orders; keep
+        trying for ``failover_s`` seconds (a standby takes over within about one)."""
+        self._failing_over = True
+        deadline = time.monotonic() + self.failover_s
+        try:
+            while True:
+                try:
+                    self.reconnect(timeout)
+                    self.failovers += 1
+                    return
+                except (RequestTimeout, SessionEnded):
+                    if time.monotonic() > deadline:
+                        raise
+        finally:
+            self._failing_over = False
+
+    def _wait(self, op: _Op[T], timeout: float | None = None) -> T:
         if self._sock is None:
             raise ConnectionError("client is closed")
         rate0 = self._core.rate_limited

@@ -89,6 +89,13 @@ class RequestTimeout(TimeoutError):
     """No reply from the venue within the timeout (the request may or may not have arrived)."""
 
 
+class FailedOver(RequestTimeout):
+    """The venue stopped answering this request and the client has failed over (logged on
+    again, at whichever of its endpoints serves now, and resent its unacknowledged orders).
+    The request itself may or may not have been executed: look (``order_status``,
+    ``open_orders``) and retry."""
+
+
 def _is_rate_code(code: int) -> bool:
     """True for the gateway's throttle codes: any reason whose name contains ``RATE``, so the
     client needs no change when the gateway adds (or renumbers, before publishing) them."""

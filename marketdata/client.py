@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
@@ -327,6 +327,20 @@ class _Views:
         return all(self.core.synced(i) for i in ids)
 
 
+def _connect_all(sock: zmq.Socket[Any], endpoints: str | Sequence[str]) -> None:
+    """Connect to one endpoint, or to each of a list (a primary and its standbys: only a
+    serving venue binds, so only it is heard; after a failover the new primary's feed has a
+    new session id and the client resyncs from its snapshots). With several, a DEALER sends
+    only to completed connections (ZMQ_IMMEDIATE)."""
+    eps = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+    if not eps:
+        raise ValueError("no endpoint given")
+    if len(eps) > 1 and sock.socket_type == zmq.DEALER:
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+    for ep in eps:
+        sock.connect(ep)
+
+
 def _request_instruments(sock: zmq.Socket[Any], timeout: float) -> list[W.InstrumentInfo]:
     sock.send(_ENC.encode(W.SnapshotRequest("instruments")))
     if not sock.poll(int(timeout * 1000), zmq.POLLIN):
@@ -341,8 +355,8 @@ class FeedClient(_Callbacks, _Views):
 
     def __init__(
         self,
-        feed_endpoint: str,
-        snapshot_endpoint: str,
+        feed_endpoint: str | Sequence[str],
+        snapshot_endpoint: str | Sequence[str],
         symbols: Iterable[str] | None = None,
         channels: Iterable[str] = ("l2", "bbo", "trades"),
         ctx: zmq.Context[Any] | None = None,
@@ -353,7 +367,7 @@ class FeedClient(_Callbacks, _Views):
         self.ctx = ctx or zmq.Context()
         self.snap = self.ctx.socket(zmq.DEALER)
         self.snap.setsockopt(zmq.LINGER, 0)
-        self.snap.connect(snapshot_endpoint)
+        _connect_all(self.snap, snapshot_endpoint)
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.setsockopt(zmq.RCVHWM, rcvhwm)
@@ -363,7 +377,7 @@ class FeedClient(_Callbacks, _Views):
         except BaseException:
             self.close()
             raise
-        self.sub.connect(feed_endpoint)
+        _connect_all(self.sub, feed_endpoint)
         for t in self.core.topics():
             self.sub.setsockopt(zmq.SUBSCRIBE, t)
         # raw frames as they arrive, before handling: (kind, frames), kind 0 = feed packet,
@@ -458,8 +472,8 @@ class AsyncFeedClient(_Callbacks, _Views):
     @classmethod
     async def connect(
         cls,
-        feed_endpoint: str,
-        snapshot_endpoint: str,
+        feed_endpoint: str | Sequence[str],
+        snapshot_endpoint: str | Sequence[str],
         symbols: Iterable[str] | None = None,
         channels: Iterable[str] = ("l2", "bbo", "trades"),
         ctx: zmq.asyncio.Context | None = None,
@@ -470,7 +484,7 @@ class AsyncFeedClient(_Callbacks, _Views):
         self.ctx = ctx or zmq.asyncio.Context()
         self.snap = self.ctx.socket(zmq.DEALER)
         self.snap.setsockopt(zmq.LINGER, 0)
-        self.snap.connect(snapshot_endpoint)
+        _connect_all(self.snap, snapshot_endpoint)
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.LINGER, 0)
         try:
@@ -480,7 +494,7 @@ class AsyncFeedClient(_Callbacks, _Views):
             self.close()
             raise
         self.core = FeedCore(W.INSTRUMENTS_DECODER.decode(frames[1]), channels, symbols)
-        self.sub.connect(feed_endpoint)
+        _connect_all(self.sub, feed_endpoint)
         for t in self.core.topics():
             self.sub.setsockopt(zmq.SUBSCRIBE, t)
         self.core.start()
