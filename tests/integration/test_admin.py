@@ -42,7 +42,7 @@ def venue() -> Iterator[tuple[GatewayServer, str, str, zmq.Context[Any]]]:
 
 
 def test_kill_switch_and_halt_from_outside(venue: Any) -> None:
-    srv, ep, admin_ep, ctx = venue
+    _srv, ep, admin_ep, ctx = venue
     c = Conn(ctx, ep)
     c.logon("k2")
     c.send(_new(1, px=PX - 10, req=1))
@@ -117,9 +117,11 @@ def test_venue_admin_command_line(venue: Any, tmp_path: Path, capsys: Any) -> No
 
 
 def test_no_venue_times_out() -> None:
-    with AdminClient("tcp://127.0.0.1:9", TOKEN, timeout_s=0.3) as adm:
-        with pytest.raises(TimeoutError, match="admin endpoint"):
-            adm.status()
+    with (
+        AdminClient("tcp://127.0.0.1:9", TOKEN, timeout_s=0.3) as adm,
+        pytest.raises(TimeoutError, match="admin endpoint"),
+    ):
+        adm.status()
     assert P.PROTOCOL_VERSION == 1
 
 

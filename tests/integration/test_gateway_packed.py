@@ -45,7 +45,7 @@ def venue() -> Iterator[tuple[GatewayServer, str, zmq.Context[Any]]]:
 
 
 def test_packed_frame_in_order_and_packed_replies(venue: Any) -> None:
-    srv, ep, ctx = venue
+    _srv, ep, ctx = venue
     c = Packed(ctx, ep)
     c.send(P.Logon(api_key="k1", pack=True))
     assert isinstance(c.recv_frame()[0], P.LogonAck)
@@ -80,7 +80,7 @@ def test_unpacked_session_gets_one_message_per_frame(venue: Any) -> None:
 
 
 def test_bad_packed_frames_are_refused_whole(venue: Any) -> None:
-    srv, ep, ctx = venue
+    _srv, ep, ctx = venue
     c = Packed(ctx, ep)
     c.logon("k1")
     enc = msgspec.msgpack.Encoder()
