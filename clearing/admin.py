@@ -24,9 +24,11 @@ from clearing.pipeline_nb import (
 )
 from clearing.records import (
     L_DEPOSIT,
+    L_FEE,
     L_FUNDING,
     L_INSURANCE_COVER,
     L_LIQUIDATION_FEE,
+    L_REALISED_PNL,
     L_SETTLEMENT,
     L_WITHDRAWAL,
     SYS_EXTERNAL,
@@ -136,6 +138,47 @@ def _cols(ex: Exchange) -> tuple[int, int, int]:
 
 def _bal(ex: Exchange, a: int, k: int) -> int:
     return int(ex.cs.bal[a * int(ex.cs.ctr[K_NA]) + k])
+
+
+# --- bankrupt closes ----------------------------------------------------------------------------
+_LOSSES = (L_REALISED_PNL, L_FEE, L_SETTLEMENT)
+
+
+def cover_bankrupt(ex: Exchange, n_led: int) -> None:
+    """After a batch: an account that paid a loss, fee or settlement in it and is left with a
+    negative balance in that asset and no derivative exposure there (no position, no live
+    derivative order) is bankrupt with nothing left for liquidation to act on, e.g. it closed
+    its own position at a price beyond its bankruptcy price. The insurance fund covers the
+    deficit (INSURANCE_COVER, as after a liquidation), as far as it can. O(the batch's ledger
+    entries); O(holds) more only for an account found negative."""
+    led = ex._ledger_buf[:n_led]
+    if n_led > 64:  # many entries: numpy picks the candidates first
+        led = led[(led["from_account"] > 0) & np.isin(led["kind"], _LOSSES)]
+    seen: set[tuple[int, int]] = set()
+    for e in led[["from_account", "asset", "kind", "seq"]].tolist():
+        a, k, kind, seq = e
+        if a <= 0 or kind not in _LOSSES or (a, k) in seen:
+            continue
+        seen.add((a, k))
+        bal = _bal(ex, a, k)
+        if bal >= 0 or _exposed(ex, a, k):
+            continue
+        cover = min(-bal, max(0, ex.sys_balance(SYS_INSURANCE, k)))
+        move(ex, SYS_INSURANCE, a, k, cover, L_INSURANCE_COVER, seq=seq)
+
+
+def _exposed(ex: Exchange, a: int, k: int) -> bool:
+    """Has account ``a`` a position, or a live order holding margin, settled in asset ``k``?"""
+    cs = ex.cs
+    ni = _cols(ex)[1]
+    for i in range(ni):
+        row = cs.inst[i]
+        derivative = row["defined"] and int(row["kind"]) != KIND_SPOT
+        if derivative and int(row["settle_asset"]) == k and int(cs.pos[a * ni + i]):
+            return True
+    h = cs.holds
+    live = h[(h["leaves"] > 0) & (h["account"] == a) & (h["asset"] == k)]
+    return any(int(cs.inst[int(i)]["kind"]) != KIND_SPOT for i in live["instrument"].tolist())
 
 
 # --- entry -------------------------------------------------------------------------------------

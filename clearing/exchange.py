@@ -191,6 +191,9 @@ class Exchange(EngineBase):
             else:
                 self.handle_stop(int(status))
         n_led = int(self.cs.ctr[K_NLED])
+        if n_led:  # an account bankrupt with no exposure left: the insurance fund covers it
+            admin.cover_bankrupt(self, n_led)
+            n_led = int(self.cs.ctr[K_NLED])
         if self.keep_ledger and n_led:
             self._ledger_parts.append(self._ledger_buf[:n_led].copy())
         return int(ectr[C_NEV]), self._out, n_led, self._ledger_buf

@@ -14,13 +14,14 @@ import random
 from decimal import Decimal
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from clearing.config import ClearingConfig, RiskParams
 from clearing.exchange import Exchange
 from clearing.records import (
     L_FUNDING,
+    L_INSURANCE_COVER,
     L_LIQUIDATION_FEE,
     L_REBATE,
     L_SETTLEMENT,
@@ -127,6 +128,8 @@ def _fund(ex: Exchange) -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(20, 160))
+@example(seed=641, n=94)  # a margin hold left above the balance once the position closed
+@example(seed=23941, n=52)  # a position closed beyond the bankruptcy price
 def test_invariants_hold_under_random_clearing(seed: int, n: int) -> None:
     rnd = random.Random(seed)
     ex = Exchange(INSTS, CONFIG)
@@ -162,3 +165,24 @@ def test_long_seeded_run_with_liquidations() -> None:
     # acceptance tables produce it on purpose)
     for kind in (L_FUNDING, L_LIQUIDATION_FEE, L_SETTLEMENT, L_REBATE):
         assert kind in seen, f"ledger kind {kind} never happened"
+
+
+def test_bankrupt_close_is_covered_by_the_insurance_fund() -> None:
+    """Seed 23941: at step 51 account 6 sells its 19-lot perpetual long at a price that loses
+    more than its balance; with no exposure left, the insurance fund covers the deficit."""
+    rnd = random.Random(23941)
+    ex = Exchange(INSTS, CONFIG)
+    _fund(ex)
+    tid = [1000]
+    for k in range(51):
+        _step(ex, rnd, tid, late=k > 0.8 * 52)
+    assert ex.position(6, 1) == 19 and ex.balance(6, 0)[0] > 0
+    fund0 = ex.sys_balance(SYS_INSURANCE, 0)
+    n0 = len(ex.ledger())
+    _step(ex, rnd, tid, late=False)
+    assert ex.position(6, 1) == 0
+    cover = [e for e in ex.ledger()[n0:].tolist() if e[-1] == L_INSURANCE_COVER]
+    assert len(cover) == 1 and cover[0][3] == SYS_INSURANCE and cover[0][4] == 6
+    assert ex.balance(6, 0)[0] == 0
+    assert ex.sys_balance(SYS_INSURANCE, 0) == fund0 - cover[0][2]
+    ex.check_invariants()
