@@ -19,9 +19,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from venue.demo import run_demo
 
         return run_demo(commands=args.commands, seed=args.seed)
+    from venue.live import LiveOptions
     from venue.serve import serve
 
-    return serve(bind=args.bind, duration=args.duration, config=args.config)
+    if args.speed <= 0:
+        print(f"venue run: --speed must be above zero, not {args.speed}", file=sys.stderr)
+        return 2
+
+    return serve(
+        bind=args.bind,
+        duration=args.duration,
+        config=args.config,
+        data_dir=args.data_dir,
+        replicate=args.replicate,
+        standby_of=args.standby_of,
+        live=LiveOptions(
+            market=args.market,
+            replay_l3=args.replay_l3,
+            replay_orderbook=args.replay_orderbook,
+            replay_speed=args.speed,
+            admin_bind=None if args.no_admin else args.admin_bind,
+        ),
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -32,6 +51,23 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from marketdata.history.replay import run_lobster_cli
 
     return run_lobster_cli(args.message_file, args.orderbook, args.levels, args.json)
+
+
+def _cmd_replay_feed(args: argparse.Namespace) -> int:
+    from marketdata.replay import run_replay_feed_cli
+
+    speed = None if args.as_fast_as_possible else args.speed
+    return run_replay_feed_cli(args.dir, args.feed, args.snapshot, speed, args.hold)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from marketdata.record import run_record_cli
+
+    snap = args.snapshot
+    if snap is None:  # venue run puts snapshots right after the feed's port
+        host, _, port = args.endpoint.rpartition(":")
+        snap = f"{host}:{int(port) + 1}" if port.isdigit() else args.endpoint
+    return run_record_cli(args.endpoint, snap, args.out, args.duration)
 
 
 def _cmd_reasons(args: argparse.Namespace) -> int:
@@ -79,6 +115,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (0: never)")
     run.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="journal and snapshots, recovered at start (default: the config's data_dir, else "
+        "var/venue-data in the repository; docs/durability.md)",
+    )
+    run.add_argument(
+        "--replicate",
+        metavar="ENDPOINT",
+        help="hot standby: bind ENDPOINT for the standby, wait for it, and acknowledge only what "
+        "it has (docs/durability.md)",
+    )
+    run.add_argument(
+        "--standby-of",
+        metavar="ENDPOINT",
+        help="run as the hot standby of the primary's --replicate ENDPOINT; take over when it "
+        "goes silent or on `venue promote DIR`",
+    )
+    from venue import live as live_mod
+
+    run.add_argument(
+        "--market",
+        choices=live_mod.MARKETS,
+        default="quiet",
+        help="lively: background agents (makers, noise, momentum, mean reversion, informed) "
+        "trade every spot and perpetual (docs/live-market.md)",
+    )
+    run.add_argument(
+        "--replay-l3",
+        metavar="FILE",
+        help="feed a LOBSTER message file's order flow into the venue at recorded speed",
+    )
+    run.add_argument("--replay-orderbook", metavar="FILE", help="its order-book file (seeds it)")
+    run.add_argument(
+        "--speed", type=float, default=1.0, help="--replay-l3 speed: a multiple of recorded time"
+    )
+    run.add_argument(
+        "--admin-bind",
+        default="auto",
+        metavar="ENDPOINT",
+        help="the operator's admin socket (loopback only; default: the order-entry port + 3, "
+        "tcp://127.0.0.1:7004 for the embedded default)",
+    )
+    run.add_argument("--no-admin", action="store_true", help="no admin socket")
+    run.add_argument(
         "--demo", action="store_true", help="instead: run the in-process demo flow and exit"
     )
     run.add_argument("--commands", type=int, default=20_000, help="demo order-flow length")
@@ -115,14 +195,69 @@ def build_parser() -> argparse.ArgumentParser:
     clearing_bench.add_arguments(clearing)
     clearing.set_defaults(func=_cmd_bench, bench_run=clearing_bench.run)
 
+    gwb = bsub.add_parser("gateway", help="venue-side cost of an order-entry message")
+    from bench import gateway_bench
+
+    gateway_bench.add_arguments(gwb)
+    gwb.set_defaults(func=_cmd_bench, bench_run=gateway_bench.run)
+
+    mdb = bsub.add_parser("marketdata", help="feed updates/s and latency, in two processes")
+    from bench import marketdata_bench
+
+    marketdata_bench.add_arguments(mdb)
+    mdb.set_defaults(func=_cmd_bench, bench_run=marketdata_bench.run)
+
+    bbt = bsub.add_parser("backtest", help="backtest events/s (numba, Python) vs hftbacktest")
+    from bench import backtest_bench
+
+    backtest_bench.add_arguments(bbt)
+    bbt.set_defaults(func=_cmd_bench, bench_run=backtest_bench.run)
+
+    from backtest import cli as backtest_cli
+
+    backtest_cli.add_parser(sub)
+
+    jb = bsub.add_parser("journal", help="journal writes/s by fsync policy, recovery cmds/s")
+    from bench import journal_bench
+
+    journal_bench.add_arguments(jb)
+    jb.set_defaults(func=_cmd_bench, bench_run=journal_bench.run)
+
+    from journal import cli as journal_cli
+
+    jp = sub.add_parser("journal", help="inspect or verify a venue's journal and snapshots")
+    journal_cli.add_journal_arguments(jp)
+    promote = sub.add_parser("promote", help="tell the hot standby running on DIR to take over")
+    promote.add_argument("dir", help="the standby's data directory")
+    promote.set_defaults(func=journal_cli.run_promote)
+
     replay = sub.add_parser("replay", help="replay historical data through the engine and check it")
     rsub = replay.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    jr = rsub.add_parser(
+        "journal", help="a venue's journal from its initial state: reproduce its logged hashes"
+    )
+    journal_cli.add_replay_arguments(jr)
     lob = rsub.add_parser("lobster", help="a LOBSTER message file (and its order-book file)")
     lob.add_argument("message_file", help="LOBSTER message file (CSV, no header)")
     lob.add_argument("--orderbook", help="the aligned order-book file: seed and compare the book")
     lob.add_argument("--levels", type=int, default=5, help="levels per side to compare (5)")
     lob.add_argument("--json", action="store_true", help="end with the result as one JSON line")
     lob.set_defaults(func=_cmd_replay)
+
+    mdf = rsub.add_parser("feed", help="republish a recorded market-data feed on a bus")
+    mdf.add_argument("dir", help="a recording (venue record --out DIR)")
+    mdf.add_argument("--speed", type=float, default=1.0, help="x the recorded pace (1)")
+    mdf.add_argument("--as-fast-as-possible", action="store_true", help="no pacing")
+    mdf.add_argument("--feed", default="tcp://127.0.0.1:*", help="XPUB endpoint (random port)")
+    mdf.add_argument("--snapshot", default="tcp://127.0.0.1:*", help="snapshot ROUTER endpoint")
+    mdf.add_argument("--hold", type=float, default=0.0, help="serve snapshots S s after the end")
+    mdf.set_defaults(func=_cmd_replay_feed)
+    rec = sub.add_parser("record", help="record a market-data feed to a directory")
+    rec.add_argument("--endpoint", required=True, help="the feed (XPUB) endpoint")
+    rec.add_argument("--snapshot", help="snapshot endpoint (default: the feed's port + 1)")
+    rec.add_argument("--out", required=True, metavar="DIR", help="a new directory")
+    rec.add_argument("--duration", type=float, default=0.0, help="stop after S s (0: Ctrl-C)")
+    rec.set_defaults(func=_cmd_record)
 
     loadtest = sub.add_parser(
         "loadtest", help="open-loop load on the order-entry gateway: acked/s, latency percentiles"

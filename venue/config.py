@@ -31,17 +31,26 @@ from clearing.config import (
     instrument_rows,
 )
 from clearing.exchange import Exchange
+from gateway.chaos import ChaosConfig
 from gateway.curve import is_loopback
 from gateway.server import GatewayConfig, GatewayServer
+from journal.config import JournalConfig, parse_journal
 from matching.instruments import Instrument
+from venue.agents.driver import AgentsConfig
+from venue.live import LiveOptions
+from venue.live_config import parse_agents, parse_chaos
 
 __all__ = ["AccountConfig", "ConfigError", "VenueConfig", "load_config", "parse_config"]
 
 DEFAULT_BIND = "tcp://127.0.0.1:7001"
 DEFAULT_DATA_DIR = "venue-data"
+DEFAULT_SPIN_US = 500  # a venue process busy-polls this long after traffic (GatewayConfig)
 MAX_ACCOUNT = 1_000_000  # Exchange(max_account=...): larger ids are rejected by the venue
 
-TOP_KEYS = {"data_dir", "gateway", "assets", "risk_defaults", "instruments", "accounts"}
+TOP_KEYS = {
+    "data_dir", "gateway", "assets", "risk_defaults", "instruments", "accounts", "journal",
+    "agents", "chaos",
+}  # fmt: skip
 GATEWAY_KEYS = {
     "bind",
     "rate_per_s",
@@ -52,6 +61,9 @@ GATEWAY_KEYS = {
     "max_msg_bytes",
     "max_batch",
     "zmtp_heartbeat_ms",
+    "spin_us",
+    "admin_bind",
+    "admin_token",
     "curve_secret_key",
     "curve_public_key",
     "curve_allowed_clients",
@@ -88,6 +100,21 @@ class VenueConfig:
     bind: str = DEFAULT_BIND
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     marks: dict[int, int] = field(default_factory=dict)  # instrument id -> mark price in ticks
+    journal: JournalConfig = field(default_factory=JournalConfig)  # docs/durability.md
+    agents: AgentsConfig | None = None  # [agents]: background agents (docs/live-market.md)
+    chaos: ChaosConfig | None = None  # [chaos]
+    admin_bind: str | None = "auto"  # gateway.admin_bind (auto: order port + 3; "": none)
+    admin_token: str | None = None  # gateway.admin_token (None: a fresh one per start)
+
+    def live_options(self, cli: LiveOptions) -> LiveOptions:
+        """The command line's live-market options completed by this file's tables."""
+        return replace(
+            cli,
+            agents=self.agents if self.agents is not None else cli.agents,
+            chaos=self.chaos if self.chaos is not None else cli.chaos,
+            admin_bind=self.admin_bind if cli.admin_bind == "auto" else cli.admin_bind,
+            admin_token=self.admin_token or cli.admin_token,
+        )
 
     def build_exchange(self) -> Exchange:
         """The exchange with the instruments, funded accounts and initial marks."""
@@ -148,6 +175,26 @@ def parse_config(doc: dict[str, Any], base: Path = Path()) -> VenueConfig:
             "gateway.curve_secret_key and gateway.curve_allowed_clients"
         )
     data_dir = Path(_str(doc, "data_dir", "data_dir", DEFAULT_DATA_DIR))
+    try:
+        journal = parse_journal(_table(doc, "journal", "journal"))
+        agents = parse_agents(_table(doc, "agents", "agents")) if "agents" in doc else None
+        chaos = parse_chaos(_table(doc, "chaos", "chaos"), base) if "chaos" in doc else None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if agents is not None:
+        known = {i.symbol for i in instruments}
+        for spec in agents.instruments:
+            if spec.symbol not in known:
+                raise ConfigError(f"agents.instruments: {spec.symbol!r} is not an instrument "
+                                  f"of this venue ({', '.join(sorted(known))})")  # fmt: skip
+    admin_bind = _str(gw, "admin_bind", "gateway.admin_bind", "auto")
+    if admin_bind and admin_bind != "auto" and not is_loopback(admin_bind):
+        raise ConfigError(f"gateway.admin_bind = {admin_bind!r}: the admin socket binds to "
+                          "loopback only (tcp://127.0.0.1:PORT); \"\" for none")  # fmt: skip
+    admin_token = gw.get("admin_token")
+    if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
+        raise ConfigError("gateway.admin_token: a string of at least 16 characters (leave it "
+                          "out: venue run writes a fresh one to data_dir/admin.token)")  # fmt: skip
     return VenueConfig(
         instruments=tuple(instruments),
         clearing=clearing,
@@ -156,6 +203,11 @@ def parse_config(doc: dict[str, Any], base: Path = Path()) -> VenueConfig:
         bind=bind,
         data_dir=data_dir if data_dir.is_absolute() else base / data_dir,
         marks=marks,
+        journal=journal,
+        agents=agents,
+        chaos=chaos,
+        admin_bind=admin_bind or None,
+        admin_token=admin_token,
     )
 
 
@@ -320,6 +372,7 @@ def _gateway(gw: dict[str, Any], accounts: list[AccountConfig], base: Path) -> G
         ("max_msg_bytes", 256),
         ("max_batch", 1),
         ("zmtp_heartbeat_ms", 1),
+        ("spin_us", 0),
     ):
         if name in gw:
             kw[name] = _int(gw, name, f"gateway.{name}", lo=lo)
@@ -353,6 +406,7 @@ def _gateway(gw: dict[str, Any], accounts: list[AccountConfig], base: Path) -> G
     if allowed and secret is None:
         raise ConfigError("gateway.curve_allowed_clients: set gateway.curve_secret_key too")
     api = {key: a.id for a in accounts for key in a.api_keys}
+    kw.setdefault("spin_us", DEFAULT_SPIN_US)
     return GatewayConfig(
         api_keys=api,
         rate_per_s=kw.pop("rate_per_s", d.rate_per_s),

@@ -104,6 +104,11 @@ class Live:
                             if self.opts.chaos.log_path else ""))  # fmt: skip
         return lines
 
+    def feed(self, publisher: Any) -> None:
+        """Let chaos drop or hold back the market-data publisher's packets."""
+        if self.chaos is not None:
+            publisher.chaos = self.chaos
+
     def open_admin(self, data_dir: Path, order_endpoint: str) -> list[str]:
         """The admin socket (after order entry and market data took their ports): at
         ``admin_bind``, or with "auto" at the order-entry port + 3 (a random port if that is
