@@ -238,7 +238,7 @@ def hftbacktest_mm(max_events: int, runs: int) -> dict[str, Any]:
         mm(hbt, size, MM["half_spread"], MM["skew"], MM["max_pos"])
         dt = time.perf_counter() - t
         hbt.close()
-        return msg, dt, {"rows": rows, "rows_per_s": round(rows / dt)}
+        return int(msg), dt, {"rows": rows, "rows_per_s": round(rows / dt)}
 
     return _timed(once, runs)
 
