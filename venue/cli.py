@@ -33,6 +33,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         replicate=args.replicate,
         standby_of=args.standby_of,
+        fsync=args.fsync,
         live=LiveOptions(
             market=args.market,
             replay_l3=args.replay_l3,
@@ -158,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         "tcp://127.0.0.1:7004 for the embedded default)",
     )
     run.add_argument("--no-admin", action="store_true", help="no admin socket")
+    run.add_argument(
+        "--fsync",
+        choices=("durable", "interval", "none"),
+        help="journal fsync policy, over the config's [journal] fsync (default durable: "
+        "docs/durability.md says what each risks)",
+    )
     run.add_argument(
         "--demo", action="store_true", help="instead: run the in-process demo flow and exit"
     )

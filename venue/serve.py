@@ -11,6 +11,7 @@ client public keys allowed in (a ZAP authenticator refuses every other client).
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import tempfile
@@ -47,6 +48,7 @@ def serve(
     replicate: str | None = None,
     standby_of: str | None = None,
     live: LiveOptions | None = None,
+    fsync: str | None = None,
 ) -> int:
     """Start the venue (``config``: a TOML file, else the embedded default) on ``bind`` (None:
     the file's ``gateway.bind``, else ``DEFAULT_BIND``); serve for ``duration`` seconds (0:
@@ -54,7 +56,8 @@ def serve(
     journaled to ``data_dir`` (None: the file's ``data_dir``, else ``DEFAULT_DATA_DIR``;
     docs/durability.md). ``replicate``: acknowledge only what the standby connected there has;
     ``standby_of``: follow that primary, serve once promoted. ``live``: background agents,
-    historical flow, chaos and the admin socket (venue/live.py). Returns the exit status."""
+    historical flow, chaos and the admin socket (venue/live.py). ``fsync``: the journal's fsync
+    policy over the configuration's. Returns the exit status."""
     from gateway.server import demo_venue
     from journal.config import JournalConfig
 
@@ -115,6 +118,8 @@ def serve(
         accounts = [f"  account {account}: api key {key}" for key, account in keys.items()]
     market = Live(srv, live, source)
     market.fund()
+    if fsync is not None:  # the command line's policy over the file's
+        jcfg = dataclasses.replace(jcfg, fsync=fsync)
     dur = _recover(srv, Path(data_dir), jcfg, replicate, standby_of)
     if isinstance(dur, int):
         return dur
