@@ -165,7 +165,7 @@ def measure_snapshot(srv: Any, eh: Any, genesis: bytes, directory: Path) -> dict
         "pause_ms": pause * 1000,
         "write_ms": write * 1000,
         "bytes": path.stat().st_size,
-        "live_orders": len(snap.gateway["tracks"]),
+        "live_orders": srv.ex.live_orders(),
     }
 
 

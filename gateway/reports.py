@@ -25,6 +25,8 @@ from clearing.records import L_FEE, L_REBATE
 from gateway import protocol as P
 from matching import reasons as R
 from matching.records import (
+    BUY,
+    DUMP_DTYPE,
     EV_ACCEPTED,
     EV_AMENDED,
     EV_CANCELLED,
@@ -33,6 +35,7 @@ from matching.records import (
     EV_REJECTED,
     EV_TRIGGERED,
     EVENT_DTYPE,
+    SELL,
     STOP_LIMIT,
     STOP_MARKET,
 )
@@ -120,13 +123,77 @@ class Reporter:
     """Order tracks and the event -> report translation (mixed into ``GatewayServer``)."""
 
     tracks: dict[int, Track]
+    partial: dict[int, Track]  # the live orders with fills (their notional is ours alone)
+    stops: dict[int, Track]  # the live stop orders (their original type and trigger)
     live_by_cl: dict[tuple[int, int], int]  # (account, cl_ord_id) -> live order id
     open_count: dict[int, int]
     _by_account: dict[int, list[Session]]
     _inst: dict[int, Any]
+    ex: Any  # clearing.exchange.Exchange
+    killed: set[int]
+    _next_sid: int
 
     def _reply(self, sess: Session | None, msg: msgspec.Struct, identity: bytes = b"") -> None:
         raise NotImplementedError
+
+    # --- durable state (snapshots: journal/snapshot.py) --------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """What the gateway must keep across a restart, as plain builtins (lists, ints: equal
+        after a JSON or MessagePack round trip): the fill notional of live orders with fills
+        (for their average price; everything else of a live order is in the engine's book),
+        the kill switches and the next session number. Sessions end with the process.
+        O(partially filled or stop orders): a snapshot does not walk every live order here."""
+        return {
+            "version": 2,
+            "fills": [[oid, t.cum, t.notional] for oid, t in sorted(self.partial.items())],
+            "stops": [[oid, t.order_type, t.trigger] for oid, t in sorted(self.stops.items())],
+            "killed": sorted(self.killed),
+            "next_sid": self._next_sid,
+        }
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        """Restore ``export_state()`` output once the exchange holds the same snapshot's state
+        (before ``start``): the order tracks are rebuilt from the engine's live orders (cum =
+        qty - leaves) with the saved fill notional. O(live orders)."""
+        version = state.get("version")
+        if version not in (1, 2):
+            raise ValueError(f"gateway state version {version!r} is not 1 or 2")
+        self.tracks.clear()
+        self.partial.clear()
+        self.stops.clear()
+        self.live_by_cl.clear()
+        self.open_count.clear()
+        if version == 1:  # every track written out (snapshots of the first release)
+            rows = state["tracks"]
+        else:
+            fills = {int(oid): (int(cum), int(notional)) for oid, cum, notional in state["fills"]}
+            stops = {int(oid): (int(ot), int(trig)) for oid, ot, trig in state.get("stops", [])}
+            names = DUMP_DTYPE.names or ()
+            k = {n: names.index(n) for n in names}
+            rows = []
+            for d in self.ex.dump().tolist():
+                oid, qty, leaves = d[k["order_id"]], d[k["qty_lots"]], d[k["leaves_lots"]]
+                cum, notional = fills.get(oid, (qty - leaves, 0))
+                side = d[k["side"]]
+                ot, trig = stops.get(oid, (d[k["order_type"]], d[k["trigger_ticks"]]))
+                rows.append([
+                    oid, d[k["account"]], d[k["client_order_id"]], d[k["instrument"]],
+                    BUY if side in (1, 3) else SELL, ot, d[k["tif"]],
+                    d[k["price_ticks"]], qty, trig, cum, notional,
+                ])  # fmt: skip
+        for row in rows:
+            oid, acct, cl, inst, side, ot, tif, px, qty, trig, cum, notional = row
+            t = Track(acct, cl, inst, side, ot, tif, px, qty, trig, 0, cum, notional)
+            self.tracks[oid] = t
+            if cum:
+                self.partial[oid] = t
+            if ot in (STOP_MARKET, STOP_LIMIT):
+                self.stops[oid] = t
+            if cl:
+                self.live_by_cl[(acct, cl)] = oid
+            self.open_count[acct] = self.open_count.get(acct, 0) + 1
+        self.killed = set(state["killed"])
+        self._next_sid = int(state["next_sid"])
 
     def _to_account(self, account: int, origin: Session | None, msg: msgspec.Struct) -> None:
         for s in self._by_account.get(account, ()):
@@ -148,6 +215,8 @@ class Reporter:
                 e[E_QTY], e[E_AUX], sess.sid if mine and sess is not None else 0,
             )  # fmt: skip
             self.tracks[oid] = t
+            if t.order_type in (STOP_MARKET, STOP_LIMIT):
+                self.stops[oid] = t  # the engine's record changes type once triggered
             if t.cl_ord_id:
                 self.live_by_cl[(acct, t.cl_ord_id)] = oid
             self.open_count[acct] = self.open_count.get(acct, 0) + 1
@@ -212,6 +281,8 @@ class Reporter:
             t = self.tracks.get(oid)
             if t is None:
                 continue
+            if not t.cum:
+                self.partial[oid] = t  # what a snapshot must keep beyond the engine's book
             t.cum += q
             t.notional += q * px
             taker = liq == "taker"
@@ -232,6 +303,8 @@ class Reporter:
         t = self.tracks.pop(oid, None)
         if t is None:
             return
+        self.partial.pop(oid, None)
+        self.stops.pop(oid, None)
         if self.live_by_cl.get((t.account, t.cl_ord_id)) == oid:
             del self.live_by_cl[(t.account, t.cl_ord_id)]
         self.open_count[t.account] = max(0, self.open_count.get(t.account, 1) - 1)

@@ -44,6 +44,7 @@ from matching.api import FIELD_BOUNDS, FIELD_INDEX, FIELDS
 from matching.records import (
     CMD_AMEND,
     CMD_CANCEL,
+    CMD_CLOCK,
     CMD_HALT,
     CMD_MASS_CANCEL,
     CMD_NEW,
@@ -133,6 +134,8 @@ class GatewayServer(Reporter):
         self.sessions: dict[bytes, Session] = {}
         self._by_account: dict[int, list[Session]] = {}  # logged-on sessions per account
         self.tracks: dict[int, Track] = {}
+        self.partial: dict[int, Track] = {}
+        self.stops: dict[int, Track] = {}
         self.live_by_cl: dict[tuple[int, int], int] = {}  # (account, cl_ord_id) -> order id
         self.open_count: dict[int, int] = {}
         self.killed: set[int] = set()
@@ -258,6 +261,11 @@ class GatewayServer(Reporter):
                 )
             else:
                 self.killed.discard(account)
+                # journaled (a recovery must not bring the block back): a CLOCK command
+                # carrying the account and the kill-switch reason, which the engine ignores
+                self._admin_cmds.append(
+                    dict(kind=CMD_CLOCK, account=account, reason=R.CANCEL_KILL_SWITCH)
+                )
 
         self._ops.append(op)
 
@@ -267,39 +275,6 @@ class GatewayServer(Reporter):
         self._ops.append(lambda: self._admin_cmds.append(dict(kind=kind, instrument=instrument)))
 
     # --- durable state (issue #7) --------------------------------------------------------
-    def export_state(self) -> dict[str, Any]:
-        """What the gateway must keep across a restart, as plain builtins (lists, ints: equal
-        after a JSON or MessagePack round trip):
-        the order tracks (reports and duplicate detection), open-order counts, kill switches
-        and the next session number. Sessions themselves end with the process. O(live orders)."""
-        return {
-            "version": 1,
-            "tracks": [
-                [oid, t.account, t.cl_ord_id, t.instrument, t.side, t.order_type, t.tif,
-                 t.price, t.qty, t.trigger, t.cum, t.notional]
-                for oid, t in self.tracks.items()
-            ],
-            "killed": sorted(self.killed),
-            "next_sid": self._next_sid,
-        }  # fmt: skip
-
-    def import_state(self, state: dict[str, Any]) -> None:
-        """Restore ``export_state()`` output (before ``start``); O(live orders)."""
-        if state.get("version") != 1:
-            raise ValueError(f"gateway state version {state.get('version')!r} is not 1")
-        self.tracks.clear()
-        self.live_by_cl.clear()
-        self.open_count.clear()
-        for row in state["tracks"]:
-            oid, acct, cl, inst, side, ot, tif, px, qty, trig, cum, notional = row
-            t = Track(acct, cl, inst, side, ot, tif, px, qty, trig, 0, cum, notional)
-            self.tracks[oid] = t
-            if cl:
-                self.live_by_cl[(acct, cl)] = oid
-            self.open_count[acct] = self.open_count.get(acct, 0) + 1
-        self.killed = set(state["killed"])
-        self._next_sid = int(state["next_sid"])
-
     def replay_batch(self, cmds: np.ndarray) -> int:
         """Run an already stamped batch (from the journal) exactly as a live wakeup would, with
         no session to answer: the engine, clearing and the gateway's order tracks end in the
@@ -309,6 +284,12 @@ class GatewayServer(Reporter):
         self._cmd_pos = [0] * len(cmds)
         self._pos = 0
         self._n = len(cmds)
+        ks = cmds[cmds["reason"] == R.CANCEL_KILL_SWITCH]
+        for kind, account in ks[["kind", "account"]].tolist():  # the kill switches, as live
+            if kind == CMD_MASS_CANCEL:
+                self.killed.add(account)
+            elif kind == CMD_CLOCK:
+                self.killed.discard(account)
         return self._run(stamped=cmds)
 
     # --- one wakeup --------------------------------------------------------------------------

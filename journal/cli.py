@@ -78,8 +78,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     for p in snaps:
         try:
             s = read_snapshot(p)
+            kept = s.gateway.get("tracks", s.gateway.get("fills", []))
             print(f"  {p.name}  seq {s.seq}  {p.stat().st_size} bytes  "
-                  f"{len(s.gateway.get('tracks', []))} live orders")  # fmt: skip
+                  f"{len(kept)} gateway tracks")  # fmt: skip
         except SnapshotError as e:
             print(f"  {p.name}: {e}")
     log = d / HASH_LOG

@@ -165,7 +165,12 @@ def rebuild_gateway(server: GatewayServer, prior: dict[str, Any], rp: Replayer) 
     ones; kill switches turned on by replayed
     commands added. O(live orders + replayed fills)."""
     dump = server.ex.dump()
-    before = {int(r[0]): r for r in prior["tracks"]}
+    if prior.get("version", 1) >= 2:  # only what the engine lacks: fills' notional, stop types
+        before = None
+        fills0 = {int(o): (int(c), int(n)) for o, c, n in prior.get("fills", [])}
+        stops0 = {int(o): (int(t), int(g)) for o, t, g in prior.get("stops", [])}
+    else:
+        before = {int(r[0]): r for r in prior["tracks"]}
     fills = np.concatenate(rp.fills) if rp.fills else np.zeros((0, 3), dtype=np.int64)
     live_ids = dump["order_id"]
     fills = fills[np.isin(fills[:, 0], live_ids)]
@@ -186,9 +191,12 @@ def rebuild_gateway(server: GatewayServer, prior: dict[str, Any], rp: Replayer) 
     cols = [dump[n].tolist() for n in names]  # Python ints, column by column: fastest to read
     for oid, acct, cl, inst, bside, ot, tif, px, qty, trig in zip(*cols, strict=True):
         add_q, add_n = cum.get(oid, (0, 0))
-        old = before.get(oid)
+        old = before.get(oid) if before is not None else None
         if old is not None:  # the gateway's own record of it: keep what the engine lacks
             _o, acct, cl, inst, _s, ot, tif, _px, _qty, trig, c0, n0 = old
+        elif before is None and (oid in fills0 or oid in stops0 or oid not in as_accepted):
+            c0, n0 = fills0.get(oid, (0, 0))  # an order of the snapshot
+            ot, trig = stops0.get(oid, (ot, trig))
         else:
             c0 = n0 = 0
             ot, trig = as_accepted.get(oid, (ot, trig))
@@ -197,7 +205,7 @@ def rebuild_gateway(server: GatewayServer, prior: dict[str, Any], rp: Replayer) 
     tracks.sort()
     server.import_state(
         {
-            "version": prior.get("version", 1),
+            "version": 1,  # every track, rebuilt here
             "tracks": tracks,
             "killed": sorted(set(prior.get("killed", ())) | rp.killed),
             "next_sid": prior.get("next_sid", 1),

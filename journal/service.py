@@ -25,7 +25,14 @@ from journal.crc import warm_up
 from journal.eventhash import EventHash
 from journal.records import JournalError
 from journal.recovery import Recovered, recover
-from journal.snapshot import Snapshot, capture, layout_of, prune_snapshots, write_snapshot
+from journal.snapshot import (
+    BufferPool,
+    Snapshot,
+    capture,
+    layout_of,
+    prune_snapshots,
+    write_snapshot,
+)
 from journal.writer import JournalWriter
 
 if TYPE_CHECKING:
@@ -54,6 +61,7 @@ class Durability:
         self.config = config or JournalConfig()
         self.warn = warn
         self.writer: JournalWriter | None = None
+        self.pool = BufferPool()  # snapshot arrays reused: a capture only memcpys
         self.hash = EventHash()
         self.genesis = b""
         self.layout = ""
@@ -162,7 +170,7 @@ class Durability:
             self._since = 0
             self._last_snap = time.monotonic()
             try:
-                snap = capture(self.server, self.genesis, self.layout, self.hash.state())
+                snap = capture(self.server, self.genesis, self.layout, self.hash.state(), self.pool)
             except (MemoryError, ValueError) as e:  # the journal has it all: go on without
                 self.errors.append(f"snapshot capture failed: {e}")
                 self.warn(self.errors[-1])
@@ -200,6 +208,7 @@ class Durability:
             self.warn(msg)
             return
         self.snapshots += 1
+        self.pool.release(snap)
         chain = EventHash(snap.hash_chain, snap.hash_pending)
         self._log(snap.seq, chain.hexdigest(), "", "snapshot")
 

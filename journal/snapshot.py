@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,19 +100,53 @@ def layout_of(server: GatewayServer) -> str:
     return h.hexdigest()[:32]
 
 
+class BufferPool:
+    """Arrays of written snapshots, kept for the next capture: copying into memory already
+    touched costs memcpy only, while a fresh ``copy()`` of tens of MB also page-faults every
+    4 KiB (with 90,000 live orders: ~6 ms instead of ~20 ms of paused matching)."""
+
+    def __init__(self) -> None:
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def copy(self, a: np.ndarray) -> np.ndarray:
+        """A copy of ``a``, into a pooled array of the same shape and dtype when there is one."""
+        with self._lock:
+            for k, b in enumerate(self._free):
+                if b.shape == a.shape and b.dtype == a.dtype:
+                    del self._free[k]
+                    if a.flags.c_contiguous and a.ndim:  # raw bytes: a structured dtype's
+                        np.copyto(b.reshape(-1).view(np.uint8), a.reshape(-1).view(np.uint8))
+                    else:  # copyto goes field by field
+                        np.copyto(b, a)
+                    return b
+        return a.copy()
+
+    def release(self, snap: Snapshot) -> None:
+        """``snap`` is written: its arrays may be reused (keep at most one snapshot's worth)."""
+        with self._lock:
+            self._free = [*snap.engine, *snap.clear]
+
+
 def capture(
-    server: GatewayServer, genesis: bytes, layout: str, hash_state: tuple[bytes, bytes]
+    server: GatewayServer,
+    genesis: bytes,
+    layout: str,
+    hash_state: tuple[bytes, bytes],
+    pool: BufferPool | None = None,
 ) -> Snapshot:
-    """Copy the state (in the gateway thread, between batches). O(state) in memcpy, plus the
-    gateway's export (O(live orders) in Python)."""
+    """Copy the state (in the gateway thread, between batches). O(state) in memcpy (into
+    ``pool``'s arrays when given), plus the gateway's export (O(partially filled and stop
+    orders) in Python)."""
     ex = server.ex
+    cp = pool.copy if pool is not None else np.copy
     return Snapshot(
         seq=ex.next_seq - 1,
         ts_ns=ex.now_ns,
         genesis=genesis,
         layout=layout,
-        engine=[a.copy() for a in ex.engine.state],
-        clear=[a.copy() for a in ex.cs],
+        engine=[cp(a) for a in ex.engine.state],
+        clear=[cp(a) for a in ex.cs],
         gateway=server.export_state(),
         transfers=[(a, t, k, s, m) for (a, t), (k, s, m) in ex.transfers.items()],
         hash_chain=hash_state[0],

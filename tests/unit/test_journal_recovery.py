@@ -166,7 +166,13 @@ def test_fast_recovery_rebuilds_the_gateway_exactly_as_a_full_replay(
     state = fast.export_state()
     assert state == exact.export_state() == crashed["gateway"]
     assert state["killed"]  # the workload's kill switches survive recovery
-    assert any(t[10] for t in state["tracks"])  # partially filled live orders
+    assert state["fills"]  # partially filled live orders
+    every = [
+        {oid: (t.account, t.cl_ord_id, t.instrument, t.side, t.order_type, t.tif, t.price,
+               t.qty, t.trigger, t.cum, t.notional) for oid, t in srv.tracks.items()}
+        for srv in (fast, exact)
+    ]  # fmt: skip
+    assert every[0] == every[1] and len(every[0]) > len(state["fills"])
     fast.stop()
     exact.stop()
 
