@@ -36,6 +36,7 @@ from matching import reasons as R
 from matching.api import packed_bytes
 from matching.records import (
     BUY,
+    CMD_CLOCK,
     CMD_MASS_CANCEL,
     EV_ACCEPTED,
     EV_FILL,
@@ -101,7 +102,7 @@ class Replayer:
         self.commands = 0
         self.fills: list[np.ndarray] = []  # (order id, qty, notional) rows, both sides
         self.accepted: list[np.ndarray] = []  # (order id, order type, trigger) as accepted
-        self.killed: set[int] = set()
+        self.switches: list[tuple[int, bool]] = []  # kill switches on/off, in journal order
         self.last_ts = 0
         self.on_events: Callable[[np.ndarray], None] | None = None
 
@@ -135,7 +136,7 @@ class Replayer:
                 rows[:nf, 1] = rows[nf:, 1] = q
                 rows[:nf, 2] = rows[nf:, 2] = notional
                 self.fills.append(rows)
-            self.killed |= kill_switched(part)
+            self.switches += kill_switches(part)
             if len(self.fills) + len(self.accepted) > 64:
                 self._compact()
 
@@ -150,12 +151,25 @@ class Replayer:
                 setattr(self, name, [rows[np.isin(rows[:, 0], live)]])
 
 
-def kill_switched(cmds: np.ndarray) -> set[int]:
-    """Accounts whose kill switch these commands show turned on (its mass cancel is
-    journaled; turning it off is not: an account un-killed after the last snapshot comes back
-    killed, the safe side). O(n)."""
-    ks = cmds[(cmds["kind"] == CMD_MASS_CANCEL) & (cmds["reason"] == R.CANCEL_KILL_SWITCH)]
-    return {int(a) for a in ks["account"]}
+def kill_switches(cmds: np.ndarray) -> list[tuple[int, bool]]:
+    """The kill switches these commands turned on (the mass cancel it sends, reason
+    KILL_SWITCH) and off (a CLOCK command carrying the account and that reason), in order.
+    O(n)."""
+    ks = cmds[cmds["reason"] == R.CANCEL_KILL_SWITCH]
+    return [
+        (int(a), kind == CMD_MASS_CANCEL)
+        for kind, a in ks[["kind", "account"]].tolist()
+        if kind in (CMD_MASS_CANCEL, CMD_CLOCK)
+    ]
+
+
+def _switched(killed: set[int], switches: list[tuple[int, bool]]) -> set[int]:
+    for account, on in switches:
+        if on:
+            killed.add(account)
+        else:
+            killed.discard(account)
+    return killed
 
 
 def rebuild_gateway(server: GatewayServer, prior: dict[str, Any], rp: Replayer) -> None:
@@ -207,7 +221,7 @@ def rebuild_gateway(server: GatewayServer, prior: dict[str, Any], rp: Replayer) 
         {
             "version": 1,  # every track, rebuilt here
             "tracks": tracks,
-            "killed": sorted(set(prior.get("killed", ())) | rp.killed),
+            "killed": sorted(_switched(set(prior.get("killed", ())), rp.switches)),
             "next_sid": prior.get("next_sid", 1),
         }
     )
@@ -292,7 +306,6 @@ def recover(
                 part = cmds[at : at + 1024]
                 k = server.replay_batch(part)
                 eh.update(server._events[:k])
-                server.killed |= kill_switched(part)
             rp.commands += len(cmds)
         else:
             rp.feed(cmds)
