@@ -320,6 +320,11 @@ class Client:
     def instrument(self, ref: InstrumentRef) -> Instrument:
         return self._core.instrument(ref)
 
+    def on_report(self, listener: Callable[[Order, p.ExecutionReport], None]) -> None:
+        """Call ``listener(order, report)`` after every execution report is applied (during
+        any call or ``poll``): fills of resting orders arrive this way too."""
+        self._core.report_listeners.append(listener)
+
     def poll(self, timeout: float = 0.0) -> int:
         """Process incoming messages for up to ``timeout`` seconds (returns early after the
         first batch); sends a heartbeat if one is due. Returns how many were processed."""

@@ -73,6 +73,8 @@ class _Core:
         self.rate_limited = 0  # throttle rejects that named no request
         self.session_ended = False
         self.unsolicited: list[Any] = []  # messages matching no request (bounded, for debugging)
+        # called with (order, report) after each report is applied (LiveRunner, user code)
+        self.report_listeners: list[Callable[[Order, p.ExecutionReport], None]] = []
         self.bad_frames = 0
 
     # --- helpers -------------------------------------------------------------------------
@@ -269,6 +271,8 @@ class _Core:
             order.fee = self._units_to_asset(asset, order.fee_units)
         if order.is_done:
             self._by_order_id.pop(order.order_id, None)
+        for listener in self.report_listeners:
+            listener(order, rep)
 
     # --- operations ----------------------------------------------------------------------
     def logon(
