@@ -31,8 +31,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     # (no backtest import here: building the parser must stay cheap for every venue command)
     p.add_argument(
         "--data", default="lobster",
-        help="dataset (lobster, lobster10, binance-usdm, binance-spot) or a file: *.gz Binance "
-        "capture, else a LOBSTER message file (default: lobster, the one-hour AAPL file)",
+        help="dataset (lobster, lobster10, binance-usdm, binance-spot), a feed recording "
+        "DIR@SYMBOL (venue record; its L3 channel), or a file: *.gz Binance capture, else a "
+        "LOBSTER message file (default: lobster, the one-hour AAPL file)",
     )  # fmt: skip
     p.add_argument("--orderbook", help="LOBSTER order-book file aligned with --data")
     p.add_argument(

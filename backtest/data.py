@@ -147,7 +147,16 @@ def lobster_history(
     book = read_orderbook(orderbook_file) if orderbook_file else None
     if len(messages) == 0:
         raise ValueError(f"{message_file}: no messages")
-    engine = Engine([aapl_spot()])
+    return messages_history(messages, book, aapl_spot(), str(message_file))
+
+
+def messages_history(
+    messages: np.ndarray, book: np.ndarray | None, instrument: Instrument, source: str
+) -> History:
+    """LOBSTER-style messages (LOBSTER_MESSAGE_DTYPE; prices in ``instrument``'s ticks, sizes
+    in its lots) as an L3 history, through the same replay driver as ``lobster_history``.
+    ``instrument`` must have id 0 (the backtest's exchange has one instrument)."""
+    engine = Engine([aapl_spot()])  # the driver's mirror: only its book matters
     seeded = book is not None
     r = _Replayer(messages, engine, seeded)
     built: list[_Cmd] = []
@@ -195,9 +204,7 @@ def lobster_history(
         "out_of_priority_executions": res.out_of_priority_executions,
         "window_reentries": res.window_reentries,
     }
-    return History(
-        "l3", aapl_spot(), cmds, cmd_start, pkt_ts, exec_maker, lo, hi, str(message_file), stats
-    )
+    return History("l3", instrument, cmds, cmd_start, pkt_ts, exec_maker, lo, hi, source, stats)
 
 
 # --- Binance captures ----------------------------------------------------------------------

@@ -71,8 +71,15 @@ class RunSpec:
 
 @functools.lru_cache(maxsize=4)
 def load_history(data: str, orderbook: str | None = None, max_events: int = 0) -> History:
-    """A named dataset (``lobster``, ``lobster10``, ``binance-usdm``, ``binance-spot``) or a
-    file: ``*.gz`` a Binance capture, anything else a LOBSTER message file. Cached."""
+    """A named dataset (``lobster``, ``lobster10``, ``binance-usdm``, ``binance-spot``), a
+    recording of the venue's feed (``DIR@SYMBOL``: its L3 channel of SYMBOL, ``venue record``),
+    or a file: ``*.gz`` a Binance capture, anything else a LOBSTER message file. Cached."""
+    where, at, symbol = data.rpartition("@")
+    if at and Path(where).is_dir():
+        from backtest.recorded import recorded_history
+
+        hist = recorded_history(where, symbol)
+        return hist.head(max_events) if max_events else hist
     if data in DATASETS:
         rel, book = DATASETS[data]
         path = DATA / rel
