@@ -59,6 +59,12 @@ def test_backtest_strategy_runs_live_unchanged() -> None:
             mm = Recording(size=5, half_spread=20, max_pos=50, tick_round=1)
             runner = LiveRunner(mm, client, feed, "BTC-PERP", params={"size": 5})
             runner.run(seconds=4.0)
+            # its quotes stay after the run (the strategy does not cancel them): take them
+            # down, then hear every fill that came meanwhile
+            client.mass_cancel()
+            client.poll(0.3)
+            runner._updates()
+            position = ex.position(1, 2)  # stable now: the account has no order left
             live = runner.ctx
             assert live.best_bid and live.best_ask and live.best_bid < live.best_ask
             assert live.book(3).bids  # the context reads the feed's book
@@ -73,6 +79,8 @@ def test_backtest_strategy_runs_live_unchanged() -> None:
     assert "accepted" in kinds, seen[:5]
     assert all(u.order_id > 0 for u in seen)
     # whatever it traded, its position is clearing's
-    assert ex.position(1, 2) == sum(
-        (u.qty_lots if u.side == 1 else -u.qty_lots) for u in seen if u.kind == "fill"
+    assert (
+        position
+        == live.position
+        == sum((u.qty_lots if u.side == 1 else -u.qty_lots) for u in seen if u.kind == "fill")
     )
