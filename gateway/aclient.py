@@ -17,7 +17,6 @@ from gateway import protocol as p
 from gateway.client_core import _Core, _Op, apply_curve
 from gateway.orders import (
     Balance,
-    FailedOver,
     InstrumentRef,
     LiveOrder,
     Order,
@@ -25,7 +24,6 @@ from gateway.orders import (
     RequestTimeout,
     SessionEnded,
     VenueError,
-    exception_for,
 )
 from matching.instruments import DecimalLike, Instrument
 
@@ -169,21 +167,10 @@ class AsyncClient:
             if len(self.endpoints) < 2 or self._failing_over or session or not op.msgs:
                 raise
         await self._fail_over(timeout)
-        if all(isinstance(m, p.NewOrder) for m in op.msgs):
-            orders = [self._core.orders[m.cl_ord_id] for m in op.msgs]  # type: ignore[attr-defined]
-            for order, m in zip(orders, op.msgs, strict=True):
-                if not order.acknowledged and order._sent is None:  # refused while logged off
-                    order.status, order.reason, order.text = "pending_new", 0, ""
-                    order._sent = m  # type: ignore[assignment]
-                    await self._wait(self._core.resend(order), timeout)
-            await self._wait(_Op([], lambda: all(o.acknowledged for o in orders), lambda: None),
-                             timeout)  # fmt: skip
-            if len(orders) == 1 and orders[0].status == "rejected":
-                raise exception_for(orders[0].reason)(orders[0].reason, orders[0].text)
-            return orders[0] if len(orders) == 1 else orders  # type: ignore[return-value]
-        what = type(op.msgs[0]).__name__
-        raise FailedOver(f"{what} went unanswered; failed over to a venue at one of "
-                         f"{self.endpoints}: check its effect and retry")  # fmt: skip
+        resends, rest = self._core.after_failover(op, self.endpoints)
+        for resend in resends:
+            await self._wait(resend, timeout)
+        return await self._wait(rest, timeout)
 
     async def _fail_over(self, timeout: float | None) -> None:
         self._failing_over = True

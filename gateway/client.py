@@ -236,24 +236,10 @@ class Client:
             if len(self.endpoints) < 2 or self._failing_over or session or not op.msgs:
                 raise
         self._fail_over(timeout)
-        if all(isinstance(m, p.NewOrder) for m in op.msgs):
-            orders = [self._core.orders[m.cl_ord_id] for m in op.msgs]  # type: ignore[attr-defined]
-            for order, m in zip(orders, op.msgs, strict=True):
-                if not order.acknowledged and order._sent is None:
-                    # refused by a venue it was not logged on to (a standby that had just
-                    # taken over): never placed anywhere, so it goes again, same cl_ord_id
-                    order.status, order.reason, order.text = "pending_new", 0, ""
-                    order._sent = m  # type: ignore[assignment]
-                    self._wait(self._core.resend(order), timeout)
-            # the others were resent by the failover itself: their answers come from there
-            self._wait(_Op([], lambda: all(o.acknowledged for o in orders), lambda: None),
-                       timeout)  # fmt: skip
-            if len(orders) == 1 and orders[0].status == "rejected":
-                raise exception_for(orders[0].reason)(orders[0].reason, orders[0].text)
-            return orders[0] if len(orders) == 1 else orders  # type: ignore[return-value]
-        what = type(op.msgs[0]).__name__
-        raise FailedOver(f"{what} went unanswered; failed over to a venue at one of "
-                         f"{self.endpoints}: check its effect and retry")  # fmt: skip
+        resends, rest = self._core.after_failover(op, self.endpoints)
+        for resend in resends:
+            self._wait(resend, timeout)
+        return self._wait(rest, timeout)
 
     def _fail_over(self, timeout: float | None) -> None:
         """Log on again wherever a venue serves now and resend unacknowledged orders; keep

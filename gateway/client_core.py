@@ -19,6 +19,7 @@ from gateway import protocol as p
 from gateway.curve import check_key
 from gateway.orders import (
     Balance,
+    FailedOver,
     Fill,
     InstrumentRef,
     LiveOrder,
@@ -409,6 +410,33 @@ class _Core:
             return order
 
         return _Op([msg], done, result)
+
+    def after_failover(self, op: _Op[Any], endpoints: list[str]) -> tuple[list[_Op[Any]], _Op[Any]]:
+        """What completes ``op`` once the client has failed over (logged on again elsewhere and
+        resent its unacknowledged orders): resends still needed, then an op to wait on whose
+        result is ``op``'s. Only order calls are completed; anything else raises
+        ``FailedOver`` (it may or may not have been executed). Sans-I/O: both clients run it."""
+        if not all(isinstance(m, p.NewOrder) for m in op.msgs):
+            what = type(op.msgs[0]).__name__
+            raise FailedOver(f"{what} went unanswered; failed over to a venue at one of "
+                             f"{endpoints}: check its effect and retry")  # fmt: skip
+        orders = [self.orders[m.cl_ord_id] for m in op.msgs]  # type: ignore[attr-defined]
+        resends = []
+        for order, m in zip(orders, op.msgs, strict=True):
+            if not order.acknowledged and order._sent is None:
+                # refused by a venue it was not logged on to (a standby that had just taken
+                # over): never placed anywhere, so it goes again with its cl_ord_id
+                order.status, order.reason, order.text = "pending_new", 0, ""
+                order._sent = m  # type: ignore[assignment]
+                resends.append(self.resend(order))
+
+        def result() -> Any:
+            if len(orders) == 1 and orders[0].status == "rejected":
+                _raise(orders[0].reason, orders[0].text, orders[0])
+            return orders[0] if len(orders) == 1 else orders
+
+        # the others were resent by the failover itself: their answers come from there
+        return resends, _Op([], lambda: all(o.acknowledged for o in orders), result)
 
     def unacknowledged(self) -> list[Order]:
         """Orders sent but never answered, in cl_ord_id order."""
