@@ -20,12 +20,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import numpy as np
 
 from clearing.records import L_FEE, L_REBATE
 from gateway import protocol as P
 from matching import reasons as R
 from matching.records import (
     BUY,
+    CMD_CLOCK,
+    CMD_MASS_CANCEL,
     DUMP_DTYPE,
     EV_ACCEPTED,
     EV_AMENDED,
@@ -57,6 +60,18 @@ _EN = EVENT_DTYPE.names or ()
         "instrument", "maker_account", "kind", "side", "reason", "order_type", "tif",
     )
 )  # fmt: skip
+
+
+def kill_switches(cmds: np.ndarray) -> list[tuple[int, bool]]:
+    """The kill switches stamped commands turned on (the mass cancel a switch sends, reason
+    KILL_SWITCH) and off (a CLOCK command carrying the account and that reason, which the
+    engine ignores), in order: how the journal carries them. O(n)."""
+    ks = cmds[cmds["reason"] == R.CANCEL_KILL_SWITCH]
+    return [
+        (a, kind == CMD_MASS_CANCEL)
+        for kind, a in ks[["kind", "account"]].tolist()
+        if kind in (CMD_MASS_CANCEL, CMD_CLOCK)
+    ]
 
 
 def explain(reason: int) -> str:

@@ -38,7 +38,16 @@ from clearing.exchange import Exchange
 from gateway import curve as Z
 from gateway import protocol as P
 from gateway.queries import answer_query
-from gateway.reports import E_KIND, E_SEQ, Reporter, Track, explain, fees_by_fill, rejected_report
+from gateway.reports import (
+    E_KIND,
+    E_SEQ,
+    Reporter,
+    Track,
+    explain,
+    fees_by_fill,
+    kill_switches,
+    rejected_report,
+)
 from matching import reasons as R
 from matching.api import FIELD_BOUNDS, FIELD_INDEX, FIELDS
 from matching.records import (
@@ -284,11 +293,10 @@ class GatewayServer(Reporter):
         self._cmd_pos = [0] * len(cmds)
         self._pos = 0
         self._n = len(cmds)
-        ks = cmds[cmds["reason"] == R.CANCEL_KILL_SWITCH]
-        for kind, account in ks[["kind", "account"]].tolist():  # the kill switches, as live
-            if kind == CMD_MASS_CANCEL:
+        for account, on in kill_switches(cmds):  # the kill switches, as the live run had them
+            if on:
                 self.killed.add(account)
-            elif kind == CMD_CLOCK:
+            else:
                 self.killed.discard(account)
         return self._run(stamped=cmds)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gateway.reports import kill_switches
 from journal.eventhash import EventHash
 from journal.reader import read_segments
 from journal.records import JournalError, commands_of
@@ -32,16 +33,13 @@ from journal.snapshot import (
     read_snapshot,
     snapshot_files,
 )
-from matching import reasons as R
 from matching.api import packed_bytes
 from matching.records import (
-    BUY,
-    CMD_CLOCK,
-    CMD_MASS_CANCEL,
     EV_ACCEPTED,
     EV_FILL,
     EVENT_DTYPE,
-    SELL,
+    STOP_LIMIT,
+    STOP_MARKET,
 )
 
 if TYPE_CHECKING:
@@ -151,18 +149,6 @@ class Replayer:
                 setattr(self, name, [rows[np.isin(rows[:, 0], live)]])
 
 
-def kill_switches(cmds: np.ndarray) -> list[tuple[int, bool]]:
-    """The kill switches these commands turned on (the mass cancel it sends, reason
-    KILL_SWITCH) and off (a CLOCK command carrying the account and that reason), in order.
-    O(n)."""
-    ks = cmds[cmds["reason"] == R.CANCEL_KILL_SWITCH]
-    return [
-        (int(a), kind == CMD_MASS_CANCEL)
-        for kind, a in ks[["kind", "account"]].tolist()
-        if kind in (CMD_MASS_CANCEL, CMD_CLOCK)
-    ]
-
-
 def _switched(killed: set[int], switches: list[tuple[int, bool]]) -> set[int]:
     for account, on in switches:
         if on:
@@ -173,54 +159,39 @@ def _switched(killed: set[int], switches: list[tuple[int, bool]]) -> set[int]:
 
 
 def rebuild_gateway(server: GatewayServer, prior: dict[str, Any], rp: Replayer) -> None:
-    """The gateway state after the replay: one track per live order of the engine (side, price
-    and quantity from the engine; the rest from the snapshot's track, else from the order's
-    ACCEPTED event and the engine's record), cumulative fills = the snapshot's + the replayed
-    ones; kill switches turned on by replayed
-    commands added. O(live orders + replayed fills)."""
-    dump = server.ex.dump()
-    if prior.get("version", 1) >= 2:  # only what the engine lacks: fills' notional, stop types
-        before = None
+    """The gateway state after the replay, handed to ``import_state`` (format 2, which
+    rebuilds one track per live order from the engine's book): the fill notional of every live
+    order with fills (the snapshot's plus the replayed ones), the original type and trigger of
+    stop orders (the snapshot's, else the order's ACCEPTED event), and the kill switches as the
+    replayed commands left them. O(live orders with fills or stops + replayed fills)."""
+    if prior.get("version", 1) >= 2:
         fills0 = {int(o): (int(c), int(n)) for o, c, n in prior.get("fills", [])}
         stops0 = {int(o): (int(t), int(g)) for o, t, g in prior.get("stops", [])}
-    else:
-        before = {int(r[0]): r for r in prior["tracks"]}
+    else:  # every track written out: keep what format 2 keeps
+        fills0 = {int(r[0]): (int(r[10]), int(r[11])) for r in prior["tracks"] if r[10]}
+        stops0 = {int(r[0]): (int(r[5]), int(r[9])) for r in prior["tracks"]
+                  if r[5] in (STOP_MARKET, STOP_LIMIT)}  # fmt: skip
+    live_ids = server.ex.dump()["order_id"]
     fills = np.concatenate(rp.fills) if rp.fills else np.zeros((0, 3), dtype=np.int64)
-    live_ids = dump["order_id"]
     fills = fills[np.isin(fills[:, 0], live_ids)]
-    cum: dict[int, list[int]] = {}
     if len(fills):
         ids, inv = np.unique(fills[:, 0], return_inverse=True)
         q = np.zeros(len(ids), dtype=np.int64)
         n = np.zeros(len(ids), dtype=np.int64)
         np.add.at(q, inv, fills[:, 1])
         np.add.at(n, inv, fills[:, 2])
-        cum = {int(i): [int(a), int(b)] for i, a, b in zip(ids, q, n, strict=True)}
+        for i, a, b in zip(ids.tolist(), q.tolist(), n.tolist(), strict=True):
+            c0, n0 = fills0.get(i, (0, 0))
+            fills0[i] = (c0 + a, n0 + b)
     acc = np.concatenate(rp.accepted) if rp.accepted else np.zeros((0, 3), dtype=np.int64)
-    acc = acc[np.isin(acc[:, 0], live_ids)]
-    as_accepted = {int(o): (int(t), int(g)) for o, t, g in acc.tolist()}
-    tracks = []
-    names = ("order_id", "account", "client_order_id", "instrument", "side", "order_type", "tif",
-             "price_ticks", "qty_lots", "trigger_ticks")  # fmt: skip
-    cols = [dump[n].tolist() for n in names]  # Python ints, column by column: fastest to read
-    for oid, acct, cl, inst, bside, ot, tif, px, qty, trig in zip(*cols, strict=True):
-        add_q, add_n = cum.get(oid, (0, 0))
-        old = before.get(oid) if before is not None else None
-        if old is not None:  # the gateway's own record of it: keep what the engine lacks
-            _o, acct, cl, inst, _s, ot, tif, _px, _qty, trig, c0, n0 = old
-        elif before is None and (oid in fills0 or oid in stops0 or oid not in as_accepted):
-            c0, n0 = fills0.get(oid, (0, 0))  # an order of the snapshot
-            ot, trig = stops0.get(oid, (ot, trig))
-        else:
-            c0 = n0 = 0
-            ot, trig = as_accepted.get(oid, (ot, trig))
-        side = BUY if bside in (1, 3) else SELL  # book or stop side -> the order's side
-        tracks.append((oid, acct, cl, inst, side, ot, tif, px, qty, trig, c0 + add_q, n0 + add_n))
-    tracks.sort()
+    acc = acc[np.isin(acc[:, 0], live_ids) & np.isin(acc[:, 1], (STOP_MARKET, STOP_LIMIT))]
+    stops0.update({int(o): (int(t), int(g)) for o, t, g in acc.tolist()})
+    live = set(live_ids.tolist())
     server.import_state(
         {
-            "version": 1,  # every track, rebuilt here
-            "tracks": tracks,
+            "version": 2,
+            "fills": sorted([o, c, n] for o, (c, n) in fills0.items() if o in live),
+            "stops": sorted([o, t, g] for o, (t, g) in stops0.items() if o in live),
             "killed": sorted(_switched(set(prior.get("killed", ())), rp.switches)),
             "next_sid": prior.get("next_sid", 1),
         }
