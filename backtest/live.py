@@ -21,7 +21,15 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from backtest.strategy import BookView, Context, Order, OrderUpdate, Strategy, Trade
+from backtest.strategy import (
+    BookView,
+    Context,
+    Order,
+    OrderUpdate,
+    Strategy,
+    Trade,
+    check_order,
+)
 from matching import reasons as R
 from matching.records import BUY, SELL
 
@@ -31,7 +39,6 @@ if TYPE_CHECKING:
     from gateway.orders import Order as ClientOrder
     from marketdata.client import FeedClient, Update
 
-_SIDE_NAME = {BUY: "buy", SELL: "sell", "buy": "buy", "sell": "sell"}
 _SIDE_CODE = {"buy": BUY, "sell": SELL}
 _KINDS = {"new": "accepted", "rejected": "rejected", "fill": "fill", "partial_fill": "fill",
           "cancelled": "cancelled", "expired": "cancelled", "amended": "amended"}  # fmt: skip
@@ -108,11 +115,7 @@ class LiveContext(Context):
         post_only: bool = False,
     ) -> int:
         """Send a new order at once (no wait); returns its id (the client order id)."""
-        name = _SIDE_NAME.get(side)
-        if name is None:
-            raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
-        if qty_lots <= 0:
-            raise ValueError(f"qty_lots must be positive, not {qty_lots}")
+        name = "buy" if check_order(side, qty_lots) == BUY else "sell"
         inst = self.instrument
         o = self._r.client.submit(
             self._r.symbol, name, inst.lots_to_qty(int(qty_lots)),

@@ -91,6 +91,17 @@ class Strategy:
 _SIDES = {"buy": BUY, "sell": SELL, BUY: BUY, SELL: SELL}
 
 
+def check_order(side: int | str, qty_lots: int) -> int:
+    """The side code of an order a strategy submits; ValueError for a side or size no venue
+    could take. O(1)."""
+    s = _SIDES.get(side)
+    if s is None:
+        raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
+    if qty_lots <= 0:
+        raise ValueError(f"qty_lots must be positive, not {qty_lots}")
+    return s
+
+
 class Context:
     """The strategy's window on the backtest. Reading is O(1); ``submit`` / ``cancel`` /
     ``amend`` queue one command (O(1)) that reaches the venue after the entry latency."""
@@ -164,11 +175,7 @@ class Context:
     ) -> int:
         """Send a new order (limit unless ``market``; tif gtc / ioc / fok). Returns its order
         id at once. ValueError for a side, size or price the venue could not take."""
-        s = _SIDES.get(side)
-        if s is None:
-            raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
-        if qty_lots <= 0:
-            raise ValueError(f"qty_lots must be positive, not {qty_lots}")
+        s = check_order(side, qty_lots)
         return self._bt.send_new(s, int(qty_lots), int(price_ticks), tif, market, post_only)
 
     def buy(self, qty_lots: int, price_ticks: int = 0, **kw: Any) -> int:

@@ -409,16 +409,7 @@ class GatewayServer(Reporter):
             self._logon(identity, sess, msg, now)
             return
         if sess is None or sess.account == 0:
-            self._reply(
-                None,
-                P.BusinessReject(
-                    req=getattr(msg, "req", 0),
-                    reason=R.NOT_LOGGED_ON,
-                    text=explain(R.NOT_LOGGED_ON),
-                    ref=_tag(msg),
-                ),
-                identity,
-            )
+            self._reply(None, _refusal(msg, R.NOT_LOGGED_ON), identity)
             return
         sess.last_seen = now
         if tp is P.Logout:  # never throttled: a client may always leave
@@ -522,15 +513,7 @@ class GatewayServer(Reporter):
     def _throttled(self, sess: Session, msg: Any) -> None:
         """Over the token bucket: a RATE_LIMITED reject; a run of them ends the session."""
         sess.throttled += 1
-        self._reply(
-            sess,
-            P.BusinessReject(
-                req=getattr(msg, "req", 0),
-                reason=R.RATE_LIMITED,
-                text=explain(R.RATE_LIMITED),
-                ref=_tag(msg),
-            ),
-        )
+        self._reply(sess, _refusal(msg, R.RATE_LIMITED))
         if sess.throttled > self.config.abuse_rejects:  # sustained abuse: the session ends
             self._end(sess, cancel=True)
 
@@ -764,6 +747,13 @@ class GatewayServer(Reporter):
 
 def _first(pm: tuple[int, Any]) -> int:
     return pm[0]
+
+
+def _refusal(msg: Any, reason: int) -> P.BusinessReject:
+    """The BusinessReject of a message the gateway did not process, echoing its req."""
+    return P.BusinessReject(
+        req=getattr(msg, "req", 0), reason=reason, text=explain(reason), ref=_tag(msg)
+    )
 
 
 def _tag(msg: Any) -> str:

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zmq
 
 from backtest.live import LiveRunner
@@ -69,6 +70,9 @@ def test_backtest_strategy_runs_live_unchanged() -> None:
             assert live.best_bid and live.best_ask and live.best_bid < live.best_ask
             assert live.book(3).bids  # the context reads the feed's book
             assert live.balance("USD") > 0
+            for side, qty in (("up", 1), ("buy", 0)):  # refused before anything is sent
+                with pytest.raises(ValueError):
+                    live.submit(side, qty, 900_000)
     finally:
         srv.stop()
         pub.close()
