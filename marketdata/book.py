@@ -19,6 +19,23 @@ import numpy as np
 from marketdata import wire as W
 from marketdata.levels_nb import apply_l2_nb, grow_arena, levels_out_nb, new_arena
 
+
+def arena_levels(
+    arena: tuple[np.ndarray, ...], ii: int, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bids, asks) of instrument slot ``ii`` of a level arena (``levels_nb``) as (price,
+    qty, orders) rows, best first; ``depth`` 0: all. Shared by the subscriber's BookBuilder
+    and the publisher's own view. O(levels)."""
+    keys, qty, cnt, start, _cap, n, _top = arena
+    out = []
+    for side in (0, 1):
+        b = 2 * ii + side
+        rows = np.zeros((max(int(n[b]), 1), 3), dtype=np.int64)
+        k = levels_out_nb(keys, qty, cnt, start, n, b, 1 - 2 * side, depth, rows)
+        out.append(rows[:k])
+    return out[0], out[1]
+
+
 Side = int
 L3Level = dict[int, int]  # order id -> displayed lots, in queue order
 
@@ -79,14 +96,7 @@ class BookBuilder:
         """(bids, asks): (price_ticks, qty_lots, orders) rows, best first; depth 0 = full.
         O(rows)."""
         ii = self._ii(instrument)
-        keys, qty, cnt, start, _cap, n, _top = self.arena
-        out = []
-        for side in (0, 1):
-            b = 2 * ii + side
-            rows = np.zeros((max(int(n[b]), 1), 3), dtype=np.int64)
-            k = levels_out_nb(keys, qty, cnt, start, n, b, 1 - 2 * side, depth, rows)
-            out.append(rows[:k])
-        return out[0], out[1]
+        return arena_levels(self.arena, ii, depth)
 
     def bbo(self, instrument: int) -> tuple[tuple[int, int, int] | None, ...]:
         """((bid price, qty, orders) or None, (ask ...) or None). O(1)."""

@@ -26,8 +26,9 @@ from numba import types
 from numba.typed import Dict
 
 from marketdata import wire as W
+from marketdata.book import arena_levels
 from marketdata.feed_nb import publish_events_nb
-from marketdata.levels_nb import grow_arena, levels_out_nb, new_arena, set_level_nb
+from marketdata.levels_nb import grow_arena, new_arena, set_level_nb
 from matching.instruments import Instrument
 from matching.records import EVENT_DTYPE
 
@@ -388,14 +389,7 @@ class Publisher:
         """The publisher's own view of the book: (bids, asks) as (price, qty, orders) rows,
         best first (depth 0: all). O(levels)."""
         ii = self.index[instrument]
-        keys, qty, cnt, start, _cap, n, _top = self.arena
-        out = []
-        for side in (0, 1):
-            b = 2 * ii + side
-            rows = np.zeros((max(int(n[b]), 1), 3), dtype=np.int64)
-            k = levels_out_nb(keys, qty, cnt, start, n, b, 1 - 2 * side, depth, rows)
-            out.append(rows[:k])
-        return out[0], out[1]
+        return arena_levels(self.arena, ii, depth)
 
     def level_count(self, instrument: int) -> int:
         """Levels on the deeper side of an instrument's book. O(1)."""
