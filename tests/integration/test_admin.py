@@ -70,6 +70,8 @@ def test_kill_switch_and_halt_from_outside(venue: Any) -> None:
         assert c.until(lambda m: getattr(m, "req", 0) == 5).exec_type == "new"
         sessions = adm.sessions()
         assert sessions.ok and [s["account"] for s in sessions.data] == [2]
+        nobody = adm.kill_switch(0)
+        assert not nobody.ok and "account must be >= 1" in nobody.text
         unknown = adm.halt("NOPE-USD")
         assert not unknown.ok and "BTC-USD" in unknown.text  # says what exists
     c.close()

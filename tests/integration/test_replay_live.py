@@ -90,5 +90,7 @@ def test_venue_run_replay_l3_command_line(capsys: Any) -> None:
     out = capsys.readouterr().out
     assert "replaying 1,034 historical commands of AAPL (instrument 10)" in out
     assert "admin on" not in out
+    assert main(["run", "--replay-l3", str(MESSAGES), "--speed", "0", "--duration", "1"]) == 2
+    assert "--speed must be above zero" in capsys.readouterr().err
     assert main(["run", "--replay-l3", "/nonexistent.csv", "--duration", "1"]) == 2
     assert "--replay-l3 /nonexistent.csv" in capsys.readouterr().err
