@@ -91,6 +91,8 @@ class Exchange(EngineBase):
         self._ledger_parts: list[np.ndarray] = []
         self.transfers: dict[tuple[int, int], tuple[int, int, int]] = {}
         self._out = self.engine._ev  # the event buffer of the call in flight
+        self._pointed: np.ndarray | None = None  # the buffer process_into last pointed at
+        self._pointed_addr = -1
         self._cmd_kind = 0  # kind of the clearing command in flight (for its events)
         admin.schedule_funding(self)
 
@@ -177,7 +179,11 @@ class Exchange(EngineBase):
         ectr[C_NEV] = 0
         self.cs.ctr[K_NLED] = 0
         self._out = events
-        eng._point_descriptor(events)
+        # pointing the descriptor costs a ctypes object (~4 us): only when the buffer changed
+        # or something else (the per-command path, a grown state) pointed it elsewhere since
+        if events is not self._pointed or eng._desc_ev != self._pointed_addr:
+            eng._point_descriptor(events)
+            self._pointed, self._pointed_addr = events, eng._desc_ev
         done = 0
         total = len(commands)
         while done < total:

@@ -9,7 +9,9 @@ silently slowing the sender down (coordinated omission). The whole schedule is p
 start (in an open loop nothing sent depends on a reply), so the hot loop only encodes, sends and
 matches replies. Each loop turn sends everything due in one packed frame (a MessagePack array,
 docs/protocol.md) and the client asks the venue to pack its replies, as a throughput-minded client
-would; ``--no-pack`` sends one message per frame. Latencies are kept raw during the run and put
+would; ``--no-pack`` sends one message per frame. Above ``AUTO_FRAME_RATE`` messages/s per client a
+client sends at most one frame per millisecond (``--frame-us`` sets it): the time a message waits
+for its frame counts in its latency, since that is measured from its scheduled time. Latencies are kept raw during the run and put
 into the HDR histogram after it.
 
 The mix, on BTC-USD (instrument 0): passive limit orders within 50 ticks of the reference price,
@@ -59,6 +61,18 @@ HIST_MAX_NS = 60_000_000_000
 _NOBLOCK, _EVENTS, _POLLIN = int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN)
 ID_SHIFT = 40  # ids (req and cl_ord_id) of client i are (i + 1) << ID_SHIFT | n: never shared
 SIDE_IDS = 1 << 39  # session traffic's ids (logon, heartbeats...): apart from the plan's
+# Above this rate per client, a client groups what is due into one frame per AUTO_FRAME_US (as
+# a throughput-minded client batches): a socket call and a wakeup per message cost more CPU than
+# the message itself, and 4 clients at 25,000/s each would spend the venue's core on syscalls.
+AUTO_FRAME_RATE = 10_000
+AUTO_FRAME_US = 1000.0
+
+
+def frame_us_for(rate_per_client: float, frame_us: float | None) -> float:
+    """The frame interval a client uses: ``frame_us`` if given, else the automatic one."""
+    if frame_us is not None:
+        return max(0.0, frame_us)
+    return AUTO_FRAME_US if rate_per_client > AUTO_FRAME_RATE else 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +102,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="US",
         help="a client busy-polls instead of sleeping when its next message is due within US "
         "microseconds (for latency runs: each client then holds a core)",
+    )
+    parser.add_argument(
+        "--frame-us",
+        type=float,
+        default=None,
+        metavar="US",
+        help="a client sends at most one frame per US microseconds, with everything due in it "
+        f"(default: {AUTO_FRAME_US:g} when a client's rate is above {AUTO_FRAME_RATE:,}/s, "
+        "else 0: each message when it is due)",
     )
     parser.add_argument(
         "--no-pack",
@@ -121,9 +144,11 @@ class _Client:
         seed: int,
         pack: bool = True,
         spin_us: int = 0,
+        frame_us: float = 0.0,
     ) -> None:
         self.idx = idx
         self.spin_us = spin_us
+        self.frame_ns = int(frame_us * 1000)
         self.key = key
         self.interval_ns = 1e9 / rate
         self.rng = random.Random(seed * 1_000_003 + idx)
@@ -302,8 +327,8 @@ class _Client:
 
     def run(self, start_ns: int, duration_ns: int, progress: Any) -> None:
         """Send the plan on schedule: every loop turn sends everything due (one packed frame,
-        at most ``P.MAX_PACKED`` messages), reads every reply, then sleeps until the next
-        message is due or a reply arrives."""
+        at most ``P.MAX_PACKED`` messages; no sooner than ``frame_ns`` after the last frame),
+        reads every reply, then sleeps until the next message is due or a reply arrives."""
         self.counting = True
         self.start_ns = start_ns
         cpu0 = time.process_time()
@@ -311,13 +336,16 @@ class _Client:
         enc, enc_many, send = self.codec.encode, self.codec.encode_many, self.sock.send
         chunk = P.MAX_PACKED if self.pack else 1
         spin_ns, getsockopt = self.spin_us * 1000, self.sock.getsockopt
+        frame_ns = self.frame_ns
         end = start_ns + duration_ns
         self.next_hb = start_ns + HB_NS
         next_prog = start_ns
+        next_frame = 0  # the earliest time of the next frame (frame_ns after the last one)
         i = 0
         sock = self.sock
+        clock = time.monotonic_ns
         while True:
-            now = time.monotonic_ns()
+            now = clock()
             if now >= next_prog:  # shared counters for the parent's progress line
                 progress[2 * self.idx] = i
                 progress[2 * self.idx + 1] = self.acked
@@ -328,24 +356,26 @@ class _Client:
             if i >= total and now >= end:
                 break
             due = min(total, int((now - start_ns) / interval) + 1)
-            if due > i:
+            if due > i and now >= next_frame:
                 j = min(due, i + chunk)
                 send(enc_many(plan[i:j]) if j - i > 1 else enc(plan[i]))
+                next_frame = now + frame_ns
                 i = j
                 self.sent = i
                 self.drain()
-                if i < due:
+                if i < due and not frame_ns:
                     continue  # still behind: the next frame at once
             else:
                 self.drain()
-            wait_ns = start_ns + int(i * interval) - time.monotonic_ns()
             if i >= total:
-                wait_ns = end - time.monotonic_ns()
+                wait_ns = end - clock()
+            else:
+                wait_ns = max(start_ns + int(i * interval), next_frame) - clock()
             if wait_ns <= 0:
                 continue
             if wait_ns < spin_ns:  # busy-poll: a sleeping process wakes 50-100 us late on a VM
-                until = time.monotonic_ns() + wait_ns
-                while time.monotonic_ns() < until and not cast(int, getsockopt(_EVENTS)) & _POLLIN:
+                until = clock() + wait_ns
+                while clock() < until and not getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
                     pass
                 self.drain()
             elif self.wait(wait_ns / 1e9):
@@ -414,10 +444,11 @@ def _client_main(
     results: Any,
     pack: bool = True,
     spin_us: int = 0,
+    frame_us: float = 0.0,
 ) -> None:
     """One client process: logon and warm-up, wait for the common start, run, report."""
     try:
-        c = _Client(idx, endpoint, key, rate, seed, pack, spin_us)
+        c = _Client(idx, endpoint, key, rate, seed, pack, spin_us, frame_us)
         c.prepare(duration)
         c.logon()
         ready.put(idx)
@@ -489,6 +520,7 @@ def _run(args: argparse.Namespace, endpoint: str, keys: list[str]) -> int:
                 results,
                 not args.no_pack,
                 args.spin_us,
+                frame_us_for(args.rate / n, args.frame_us),
             ),
             daemon=True,
         )
@@ -576,6 +608,7 @@ def _report(
         "rate": args.rate,
         "packed": not args.no_pack,
         "client_spin_us": args.spin_us,
+        "client_frame_us": frame_us_for(args.rate / args.clients, args.frame_us),
         "duration": args.duration,
         "sent": sent,
         "acked": acked,

@@ -43,15 +43,22 @@ TIF_NAMES = {v: k for k, v in TIFS.items()}
 SIDE_NAMES = {v: k for k, v in SIDES.items()}
 
 
+# gc=False: messages hold scalars and strings (query replies: lists of such Structs), never a
+# cycle, so the garbage collector need not track the thousands a busy venue has in flight
 class _In(
-    msgspec.Struct, tag_field="t", forbid_unknown_fields=True, kw_only=True, omit_defaults=True
+    msgspec.Struct,
+    tag_field="t",
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
+    gc=False,
 ):
     """Client -> venue. ``req`` is echoed in the reply so that a client can match them."""
 
     req: int = 0
 
 
-class _Out(msgspec.Struct, tag_field="t", kw_only=True, omit_defaults=True):
+class _Out(msgspec.Struct, tag_field="t", kw_only=True, omit_defaults=True, gc=False):
     """Venue -> client."""
 
     req: int = 0

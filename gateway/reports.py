@@ -15,7 +15,6 @@ sessions too, with ``req`` 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -82,9 +81,10 @@ def explain(reason: int) -> str:
     return text
 
 
-@dataclass(slots=True)
-class Track:
-    """What the gateway remembers of an order to build its reports."""
+class Track(msgspec.Struct, gc=False):
+    """What the gateway remembers of an order to build its reports. A Struct without GC
+    tracking (ints only, never in a cycle): a venue holds one per live order, and tracked
+    objects make every garbage collection walk them."""
 
     account: int
     cl_ord_id: int
@@ -347,14 +347,9 @@ class Reporter:
             status = "partially_filled"
         else:
             status = "pending" if t.order_type in (STOP_MARKET, STOP_LIMIT) else "new"
-        avg = ""
-        if t.cum:
-            inst = self._inst.get(t.instrument)
-            if inst is not None:
-                avg = format(
-                    (inst.tick_size * Decimal(t.notional) / Decimal(t.cum)).normalize(), "f"
-                )
-        return P.ExecutionReport(
+        # only the fields that differ from their defaults are passed: msgspec matches each
+        # keyword by name, and a report is built for every event
+        rep = P.ExecutionReport(
             req=req,
             exec_type=exec_type,
             order_id=oid,
@@ -364,12 +359,21 @@ class Reporter:
             status=status,
             price_ticks=t.price,
             qty_lots=t.qty,
-            cum_lots=t.cum,
             leaves_lots=left,
-            avg_price=avg,
-            reason=reason,
-            text=explain(reason) if reason else "",
-            duplicate=duplicate,
-            seq=ev[E_SEQ] if ev is not None else 0,
-            ts_ns=ev[E_TS] if ev is not None else 0,
         )
+        if t.cum:
+            rep.cum_lots = t.cum
+            inst = self._inst.get(t.instrument)
+            if inst is not None:
+                rep.avg_price = format(
+                    (inst.tick_size * Decimal(t.notional) / Decimal(t.cum)).normalize(), "f"
+                )
+        if reason:
+            rep.reason = reason
+            rep.text = explain(reason)
+        if duplicate:
+            rep.duplicate = True
+        if ev is not None:
+            rep.seq = ev[E_SEQ]
+            rep.ts_ns = ev[E_TS]
+        return rep

@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -331,7 +331,7 @@ class GatewayServer(Reporter):
         sock = self.sock
         getsockopt, recv = sock.getsockopt, sock.recv_multipart
         # EVENTS before each read: an empty queue found by zmq.Again costs an exception
-        while handled < limit and cast(int, getsockopt(_EVENTS)) & _POLLIN:
+        while handled < limit and getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
             try:
                 frames = recv(_NOBLOCK)
             except zmq.Again:
