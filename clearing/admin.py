@@ -152,8 +152,15 @@ def cover_bankrupt(ex: Exchange, n_led: int) -> None:
     deficit (INSURANCE_COVER, as after a liquidation), as far as it can. O(the batch's ledger
     entries); O(holds) more only for an account found negative."""
     led = ex._ledger_buf[:n_led]
-    if n_led > 64:  # many entries: numpy picks the candidates first
-        led = led[(led["from_account"] > 0) & np.isin(led["kind"], _LOSSES)]
+    if n_led > 16:  # many entries: numpy picks the candidates, those left negative, first
+        kind = led["kind"]
+        pick = (led["from_account"] > 0) & (
+            (kind == L_REALISED_PNL) | (kind == L_FEE) | (kind == L_SETTLEMENT)
+        )
+        led = led[pick]
+        if len(led):
+            rows = led["from_account"].astype(np.int64) * int(ex.cs.ctr[K_NA]) + led["asset"]
+            led = led[ex.cs.bal[rows] < 0]
     seen: set[tuple[int, int]] = set()
     for e in led[["from_account", "asset", "kind", "seq"]].tolist():
         a, k, kind, seq = e

@@ -11,8 +11,8 @@ matches replies. Each loop turn sends everything due in one packed frame (a Mess
 docs/protocol.md) and the client asks the venue to pack its replies, as a throughput-minded client
 would; ``--no-pack`` sends one message per frame. Above ``AUTO_FRAME_RATE`` messages/s per client a
 client sends at most one frame per millisecond (``--frame-us`` sets it): the time a message waits
-for its frame counts in its latency, since that is measured from its scheduled time. Latencies are kept raw during the run and put
-into the HDR histogram after it.
+for its frame counts in its latency, since that is measured from its scheduled time. Latencies
+are kept raw during the run and put into the HDR histogram after it.
 
 The mix, on BTC-USD (instrument 0): passive limit orders within 50 ticks of the reference price,
 about 10% crossing orders (IOC or limit through the touch), about 30% cancels of the client's own

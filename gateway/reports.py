@@ -211,10 +211,18 @@ class Reporter:
         self._next_sid = int(state["next_sid"])
 
     def _to_account(self, account: int, origin: Session | None, msg: msgspec.Struct) -> None:
+        """Queue ``msg`` for every logged-on session of ``account``, and for ``origin`` (the
+        session whose message caused it) if it acts for that account and has just ended. Each
+        session's list gets it once, at the position of the message it answers."""
+        out, pos, hit = self._out, self._pos, False
         for s in self._by_account.get(account, ()):
-            if s is not origin:
-                self._reply(s, msg)
-        if origin is not None and origin.account == account:
+            hit = hit or s is origin
+            q = out.get(s.identity)
+            if q is None:
+                out[s.identity] = [(pos, msg)]
+            else:
+                q.append((pos, msg))
+        if not hit and origin is not None and origin.account == account:
             self._reply(origin, msg)
 
     def _event(
@@ -222,20 +230,28 @@ class Reporter:
     ) -> None:
         """One event (a ``tolist()`` tuple) of the command that ``sess`` sent as ``msg``."""
         kind = e[E_KIND]
-        if kind == EV_ACCEPTED:
-            oid, acct = e[E_OID], e[E_ACCOUNT]
+        if kind == EV_ACCEPTED:  # the most frequent event: its report is built here, inline
+            oid, acct, cl, ot, qty = e[E_OID], e[E_ACCOUNT], e[E_CLOID], e[E_OTYPE], e[E_QTY]
             mine = sess is not None and sess.account == acct
             t = Track(
-                acct, e[E_CLOID], e[E_INST], e[E_SIDE], e[E_OTYPE], e[E_TIF], e[E_PRICE],
-                e[E_QTY], e[E_AUX], sess.sid if mine and sess is not None else 0,
+                acct, cl, e[E_INST], e[E_SIDE], ot, e[E_TIF], e[E_PRICE], qty, e[E_AUX],
+                sess.sid if mine and sess is not None else 0,
             )  # fmt: skip
             self.tracks[oid] = t
-            if t.order_type in (STOP_MARKET, STOP_LIMIT):
+            stop = ot in (STOP_MARKET, STOP_LIMIT)
+            if stop:
                 self.stops[oid] = t  # the engine's record changes type once triggered
-            if t.cl_ord_id:
-                self.live_by_cl[(acct, t.cl_ord_id)] = oid
-            self.open_count[acct] = self.open_count.get(acct, 0) + 1
-            self._to_account(acct, sess, self._state_report(oid, "new", req if mine else 0, ev=e))
+            if cl:
+                self.live_by_cl[(acct, cl)] = oid
+            oc = self.open_count
+            oc[acct] = oc.get(acct, 0) + 1
+            rep = P.ExecutionReport(
+                req=req if mine else 0, exec_type="new", order_id=oid, cl_ord_id=cl,
+                instrument=t.instrument, side=SIDE_NAMES.get(t.side, "buy"),
+                status="pending" if stop else "new", price_ticks=t.price, qty_lots=qty,
+                leaves_lots=qty, seq=e[E_SEQ], ts_ns=e[E_TS],
+            )  # fmt: skip
+            self._to_account(acct, sess, rep)
         elif kind == EV_FILL:
             self._fill(e, sess, req, fees)
         elif kind in (EV_CANCELLED, EV_AMENDED, EV_TRIGGERED):
@@ -318,11 +334,16 @@ class Reporter:
         t = self.tracks.pop(oid, None)
         if t is None:
             return
-        self.partial.pop(oid, None)
-        self.stops.pop(oid, None)
-        if self.live_by_cl.get((t.account, t.cl_ord_id)) == oid:
-            del self.live_by_cl[(t.account, t.cl_ord_id)]
-        self.open_count[t.account] = max(0, self.open_count.get(t.account, 1) - 1)
+        if t.cum:  # only orders with fills are in ``partial``, only stops in ``stops``
+            self.partial.pop(oid, None)
+        if t.order_type in (STOP_MARKET, STOP_LIMIT):
+            self.stops.pop(oid, None)
+        key = (t.account, t.cl_ord_id)
+        if self.live_by_cl.get(key) == oid:
+            del self.live_by_cl[key]
+        oc = self.open_count
+        n = oc.get(t.account, 1)
+        oc[t.account] = n - 1 if n > 0 else 0
 
     def _state_report(
         self,

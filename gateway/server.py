@@ -567,23 +567,29 @@ class GatewayServer(Reporter):
         self._row(tuple(row), sess, req, msg)
 
     def _row(self, row: tuple[int, ...], sess: Session | None, req: int, msg: Any) -> None:
-        """Append one command record (a tuple in COMMAND_DTYPE order; seq and ts are stamped
-        here) to this wakeup's batch. Values the record cannot hold are found when the batch
-        is built (``_build``)."""
-        n = self._n
-        self._rows.append((self._seq0 + n, self._ts, *row[2:]))
+        """Append one command record (a tuple in COMMAND_DTYPE order; its seq and ts are
+        stamped when the batch is built) to this wakeup's batch. Values the record cannot hold
+        are found then too (``_build``)."""
+        self._rows.append(row)
         self._origin.append((sess, req, msg))
         self._cmd_pos.append(self._pos)
-        self._n = n + 1
+        self._n += 1
 
     def _build(self) -> np.ndarray:
-        """This wakeup's command array. One numpy call; only if a value does not fit its field
-        (numpy raises OverflowError) are the rows checked one by one, the misfits answered with
-        VALUE_TOO_LARGE and the rest renumbered. O(commands)."""
+        """This wakeup's command array, stamped: seq from ``_seq0`` in arrival order, ts the
+        wakeup's. One numpy call; only if a value does not fit its field (numpy raises
+        OverflowError) are the rows checked one by one, the misfits answered with
+        VALUE_TOO_LARGE and the rest numbered without them. O(commands)."""
         try:
-            return np.array(self._rows, dtype=COMMAND_DTYPE)
+            cmds = np.array(self._rows, dtype=COMMAND_DTYPE)
         except OverflowError:
-            pass
+            return self._build_checked()
+        cmds["seq"] = np.arange(self._seq0, self._seq0 + len(cmds))
+        cmds["ts_ns"] = self._ts
+        return cmds
+
+    def _build_checked(self) -> np.ndarray:
+        """``_build`` when some value does not fit: row by row."""
         rows: list[tuple[int, ...]] = []
         origin: list[tuple[Session | None, int, Any]] = []
         cmd_pos: list[int] = []
@@ -593,7 +599,7 @@ class GatewayServer(Reporter):
                 -1,
             )
             if bad < 0:
-                rows.append((self._seq0 + len(rows), *row[1:]))
+                rows.append((self._seq0 + len(rows), self._ts, *row[2:]))
                 origin.append(org)
                 cmd_pos.append(pos)
                 continue

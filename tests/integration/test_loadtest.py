@@ -40,7 +40,8 @@ def test_loadtest_frames_group_messages() -> None:
     """``--frame-us``: a client sends what is due at most once per interval, and every message
     still gets its reply (the frames are packed, the schedule unchanged)."""
     cmd = [sys.executable, "-m", "venue.cli", "loadtest", "--embedded", "--clients", "1",
-           "--rate", "2000", "--duration", "1", "--frame-us", "5000", "--json", "--no-write"]  # fmt: skip
+           "--rate", "2000", "--duration", "1", "--frame-us", "5000", "--json",
+           "--no-write"]  # fmt: skip
     try:
         out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired as e:
