@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 SIDE_NAMES: dict[int, Any] = dict(P.SIDE_NAMES)
 EXPIRY_REASONS = frozenset({R.CANCEL_EXPIRED, R.CANCEL_DAY_END})
 _EXPLAIN: dict[int, str] = {}  # reason -> text, memoised (R.explain formats)
+_PRICE_TEXT_MAX = 100_000  # cached price texts per gateway (Reporter._price_text)
 
 # positions of the event fields in a ``tolist()`` tuple
 _EN = EVENT_DTYPE.names or ()
@@ -147,6 +148,12 @@ class Reporter:
     ex: Any  # clearing.exchange.Exchange
     killed: set[int]
     _next_sid: int
+    # (instrument, ticks) -> that price as exact decimal text (an instrument's tick is fixed)
+    _price_text: dict[tuple[int, int], str]
+    # the server's reply queues of this wakeup: identity -> [(position, message)], and the
+    # position of the message being answered
+    _out: dict[bytes, list[tuple[int, msgspec.Struct]]]
+    _pos: int
 
     def _reply(self, sess: Session | None, msg: msgspec.Struct, identity: bytes = b"") -> None:
         raise NotImplementedError
@@ -269,7 +276,7 @@ class Reporter:
             else:
                 xt = "amended" if kind == EV_AMENDED else "triggered"
             own = req if sess is not None and sess.account == t.account else 0
-            rep = self._state_report(oid, xt, own, leaves=e[E_LEAVES], reason=reason, ev=e)
+            rep = self._state_report(oid, xt, own, leaves=e[E_LEAVES], reason=reason, ev=e, t=t)
             self._to_account(t.account, sess, rep)
             if kind == EV_CANCELLED and e[E_LEAVES] == 0:
                 self._forget(oid)
@@ -319,7 +326,7 @@ class Reporter:
             taker = liq == "taker"
             own = req if taker and sess is not None and sess.account == acct else 0
             rep = self._state_report(
-                oid, "fill" if leaves == 0 else "partial_fill", own, leaves=leaves, ev=e
+                oid, "fill" if leaves == 0 else "partial_fill", own, leaves=leaves, ev=e, t=t
             )
             rep.last_lots = q
             rep.last_price_ticks = px
@@ -345,6 +352,27 @@ class Reporter:
         n = oc.get(t.account, 1)
         oc[t.account] = n - 1 if n > 0 else 0
 
+    def _avg_price(self, instrument: int, notional: int, cum: int) -> str:
+        """The exact average price (notional / cum ticks, in the instrument's price units) as
+        a decimal string. An average that is a whole number of ticks (every fill at one price,
+        the usual case) is looked up in a per-(instrument, ticks) cache; otherwise one Decimal
+        division. "" for an unknown instrument."""
+        whole = notional % cum == 0
+        if whole:
+            key = (instrument, notional // cum)
+            text = self._price_text.get(key)
+            if text is not None:
+                return text
+        inst = self._inst.get(instrument)
+        if inst is None:
+            return ""
+        text = format((inst.tick_size * Decimal(notional) / Decimal(cum)).normalize(), "f")
+        if whole:
+            if len(self._price_text) >= _PRICE_TEXT_MAX:
+                self._price_text.clear()
+            self._price_text[key] = text
+        return text
+
     def _state_report(
         self,
         oid: int,
@@ -355,9 +383,12 @@ class Reporter:
         reason: int = 0,
         duplicate: bool = False,
         ev: tuple[int, ...] | None = None,
+        t: Track | None = None,
     ) -> P.ExecutionReport:
-        """The order's report as of now. O(1); a Decimal only once the order has fills."""
-        t = self.tracks[oid]
+        """The order's report as of now (``t``: its track, if the caller has it). O(1); a
+        Decimal only once the order has fills at more than one price."""
+        if t is None:
+            t = self.tracks[oid]
         left = t.qty - t.cum if leaves is None else leaves
         status: Any
         if exec_type in ("cancelled", "expired") and left == 0:
@@ -384,11 +415,7 @@ class Reporter:
         )
         if t.cum:
             rep.cum_lots = t.cum
-            inst = self._inst.get(t.instrument)
-            if inst is not None:
-                rep.avg_price = format(
-                    (inst.tick_size * Decimal(t.notional) / Decimal(t.cum)).normalize(), "f"
-                )
+            rep.avg_price = self._avg_price(t.instrument, t.notional, t.cum)
         if reason:
             rep.reason = reason
             rep.text = explain(reason)

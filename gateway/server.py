@@ -148,6 +148,7 @@ class GatewayServer(Reporter):
         self.live_by_cl: dict[tuple[int, int], int] = {}  # (account, cl_ord_id) -> order id
         self.open_count: dict[int, int] = {}
         self.killed: set[int] = set()
+        self._price_text: dict[tuple[int, int], str] = {}
         self._next_sid = 1
         self._ops: deque[Callable[[], None]] = deque()  # appends and pops are thread-safe
         self._stop = threading.Event()
