@@ -207,3 +207,34 @@ def test_export_import_and_replay_of_stamped_batches(venue: Any) -> None:
     assert BTC == 0
     a.close()
     b.close()
+
+
+def test_packed_frame_over_the_bucket_is_throttled_message_by_message() -> None:
+    """A frame of more orders than the token bucket holds: the first ``burst`` are taken, the
+    rest get RATE_LIMITED, in order, as if each had come alone (the fast path for frames of
+    orders must not change who is throttled); a Logout in the middle of a frame ends the
+    session for the messages after it."""
+    for _srv, ep, ctx in _venue(GatewayConfig(api_keys=dict(KEYS), rate_per_s=0.001, burst=5)):
+        c = Packed(ctx, ep)
+        c.send(P.Logon(api_key="k1", pack=True))
+        assert isinstance(c.recv_frame()[0], P.LogonAck)
+        c.send(c.codec.encode_many([_new(i, px=PX - i, req=100 + i) for i in range(1, 9)]))
+        msgs, _ = c.collect(8)
+        assert [m.req for m in msgs] == list(range(101, 109))
+        assert [getattr(m, "exec_type", None) for m in msgs[:5]] == ["new"] * 5
+        assert all(isinstance(m, P.BusinessReject) and m.reason == R.RATE_LIMITED
+                   for m in msgs[5:])  # fmt: skip
+        c.close()
+    for _srv, ep, ctx in _venue(GatewayConfig(api_keys=dict(KEYS))):
+        c = Packed(ctx, ep)
+        c.send(P.Logon(api_key="k1", pack=True))
+        assert isinstance(c.recv_frame()[0], P.LogonAck)
+        frame = [_new(1, req=1), P.Logout(req=2), _new(2, px=PX - 1, req=3),
+                 P.Cancel(cl_ord_id=1, req=4)]  # fmt: skip
+        c.send(c.codec.encode_many(frame))
+        msgs, _ = c.collect(4)
+        assert [m.req for m in msgs] == [1, 2, 3, 4]
+        assert msgs[0].exec_type == "new"
+        assert msgs[1].reason == R.SESSION_ENDED
+        assert all(m.reason == R.NOT_LOGGED_ON for m in msgs[2:])
+        c.close()
