@@ -32,6 +32,7 @@ JSON object as the last line; writes ``bench/results/loadtest.json`` unless ``--
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing as mp
 import random
@@ -451,6 +452,8 @@ def _client_main(
         c = _Client(idx, endpoint, key, rate, seed, pack, spin_us, frame_us)
         c.prepare(duration)
         c.logon()
+        gc.collect()
+        gc.freeze()  # the plan and the imports: no collection of the run walks them again
         ready.put(idx)
         deadline = time.monotonic() + 120
         while not go.wait(0.2):  # others still logging on: keep this session alive
