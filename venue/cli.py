@@ -22,6 +22,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from venue.live import LiveOptions
     from venue.serve import serve
 
+    if args.spin_us is not None and not 0 <= args.spin_us <= 1_000_000:
+        print(f"venue run: --spin-us must be 0..1000000, not {args.spin_us}", file=sys.stderr)
+        return 2
     if args.speed <= 0:
         print(f"venue run: --speed must be above zero, not {args.speed}", file=sys.stderr)
         return 2
@@ -34,6 +37,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         replicate=args.replicate,
         standby_of=args.standby_of,
         fsync=args.fsync,
+        spin_us=args.spin_us,
         live=LiveOptions(
             market=args.market,
             replay_l3=args.replay_l3,
@@ -164,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("durable", "interval", "none"),
         help="journal fsync policy, over the config's [journal] fsync (default durable: "
         "docs/durability.md says what each risks)",
+    )
+    run.add_argument(
+        "--spin-us",
+        type=int,
+        metavar="US",
+        help="busy-poll US microseconds after traffic before sleeping (default 500; 0 frees the "
+        "core between messages at the cost of a thread wakeup per message: docs/config.md)",
     )
     run.add_argument(
         "--demo", action="store_true", help="instead: run the in-process demo flow and exit"

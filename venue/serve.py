@@ -50,6 +50,7 @@ def serve(
     standby_of: str | None = None,
     live: LiveOptions | None = None,
     fsync: str | None = None,
+    spin_us: int | None = None,
 ) -> int:
     """Start the venue (``config``: a TOML file, else the embedded default) on ``bind`` (None:
     the file's ``gateway.bind``, else ``DEFAULT_BIND``); serve for ``duration`` seconds (0:
@@ -57,8 +58,9 @@ def serve(
     journaled to ``data_dir`` (None: the file's ``data_dir``, else ``DEFAULT_DATA_DIR``;
     docs/durability.md). ``replicate``: acknowledge only what the standby connected there has;
     ``standby_of``: follow that primary, serve once promoted. ``live``: background agents,
-    historical flow, chaos and the admin socket (venue/live.py). ``fsync``: the journal's fsync
-    policy over the configuration's. Returns the exit status."""
+    historical flow, chaos and the admin socket (venue/live.py). ``spin_us``: the gateway's
+    busy-poll after traffic, over the file's (``GatewayConfig.spin_us``). ``fsync``: the
+    journal's fsync policy over the configuration's. Returns the exit status."""
     from gateway.server import demo_venue
     from journal.config import JournalConfig
 
@@ -168,6 +170,8 @@ def serve(
     done = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: done.set()) if in_main else None
+    if spin_us is not None:
+        srv.config = dataclasses.replace(srv.config, spin_us=spin_us)
     if in_main:
         # The start-up heap (numba's compiler, the modules, the recovered state: ~115,000
         # objects) lives as long as the process. Frozen out of the collector's generations,

@@ -114,3 +114,13 @@ def test_serve_curve_config_lets_in_only_allowed_keys(tmp_path: Path) -> None:
 
     assert serve(config=path, duration=0.01, on_start=check) == 0
     assert seen == {"account": 1, "stranger": "refused"}
+
+
+def test_cli_run_spin_us_overrides_the_file_and_refuses_bad_values(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--spin-us", "-1", "--duration", "1"]) == 2
+    assert "--spin-us must be 0..1000000" in capsys.readouterr().err
+    seen: list[int] = []
+    path = example_copy(tmp_path)
+    assert serve(config=path, duration=0.5, spin_us=0, on_start=lambda s: seen.append(
+        s.config.spin_us)) == 0  # fmt: skip
+    assert seen == [0]
