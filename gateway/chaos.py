@@ -31,7 +31,8 @@ import zmq
 from matching import reasons as R
 
 if TYPE_CHECKING:
-    from gateway.server import GatewayServer, Session
+    from gateway.server import GatewayServer
+    from gateway.sessions import Session
 
 MEMORY = 10_000  # chaos events kept in memory
 # what a busy exchange really answers now and then

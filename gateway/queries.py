@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from gateway import protocol as P
 
 if TYPE_CHECKING:
-    from gateway.server import GatewayServer, Session, Track
+    from gateway.reports import Track
+    from gateway.server import GatewayServer
+    from gateway.sessions import Session
 
 SIDE_NAMES: dict[int, Any] = dict(P.SIDE_NAMES)
 

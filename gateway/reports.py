@@ -43,7 +43,7 @@ from matching.records import (
 )
 
 if TYPE_CHECKING:
-    from gateway.server import Session
+    from gateway.sessions import Session
 
 SIDE_NAMES: dict[int, Any] = dict(P.SIDE_NAMES)
 EXPIRY_REASONS = frozenset({R.CANCEL_EXPIRED, R.CANCEL_DAY_END})
@@ -122,6 +122,18 @@ def fees_by_fill(ledger: Any, n_led: int) -> dict[tuple[int, int, int], int]:
             key = (e[k_inst], e[k_ref], e[k_to])
             fees[key] = fees.get(key, 0) - e[k_amount]
     return fees
+
+
+def refusal(msg: Any, reason: int) -> P.BusinessReject:
+    """The BusinessReject of a message the gateway did not process, echoing its req."""
+    return P.BusinessReject(
+        req=getattr(msg, "req", 0), reason=reason, text=explain(reason), ref=msg_tag(msg)
+    )
+
+
+def msg_tag(msg: Any) -> str:
+    """The message's type name ("" for none): what a BusinessReject's ``ref`` names."""
+    return type(msg).__name__ if msg is not None else ""
 
 
 def rejected_report(
