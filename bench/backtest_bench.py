@@ -30,7 +30,6 @@ per second = events / wall time of the run, strategy included, setup excluded. W
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -40,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import sysinfo
+from bench.sysinfo import publish
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LAT_NS = 50_000
 MM: dict[str, Any] = {"size": 10, "half_spread": 10, "skew": 0.2, "max_pos": 100}  # L2 MM
 
@@ -288,11 +287,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         line += f"; hftbacktest: {r['hftbacktest_reason']}"
     print(line)
-    if not args.no_write:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        out = RESULTS_DIR / "backtest.json"
-        out.write_text(json.dumps(r, indent=2) + "\n")
-        print(f"  written: {out}")
-    if args.json:
-        print(json.dumps(r))
+    publish(r, "backtest", write=not args.no_write, as_json=args.json)
     return 0

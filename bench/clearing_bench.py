@@ -22,17 +22,16 @@ one JSON object as the last line, and unless ``--no-write`` writes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench import sysinfo
+from bench.sysinfo import publish
 from bench.workloads import CACHE_DIR, exchange_core
 from clearing.config import Asset, ClearingConfig, RiskParams
 from clearing.exchange import Exchange
@@ -53,7 +52,6 @@ from matching.records import (
 )
 from matching.tables_nb import rehash_nb
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_FILLS = 2_000_000
 TARGET_PIPELINE = 3_000_000
 ACCOUNTS = 1000
@@ -247,13 +245,7 @@ def run(args: argparse.Namespace) -> int:
         f"p99.9 {r['p999_ns']:.0f}; perpetual {r['pipeline_perp_cmds_per_s']:,.0f} cmds/s; "
         f"bare engine {r['engine_cmds_per_s']:,.0f} cmds/s in the same run"
     )
-    if not args.no_write:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        path = RESULTS_DIR / "clearing.json"
-        path.write_text(json.dumps(r, indent=2) + "\n")
-        print(f"  written:    {path}")
-    if args.json:
-        print(json.dumps(r))
+    publish(r, "clearing", write=not args.no_write, as_json=args.json)
     return 0
 
 

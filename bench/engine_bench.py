@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import resource
 import sys
 import time
@@ -34,13 +33,13 @@ from typing import Any
 import numpy as np
 
 from bench import sysinfo
+from bench.sysinfo import publish
 from bench.workloads import CACHE_DIR, GENERATORS, Workload, deep_book, exchange_core
 from matching.api import packed_bytes
 from matching.engine import Engine
 from matching.records import CMD_AMEND, CMD_CANCEL, CMD_NEW, COMMAND_DTYPE, EV_FILL, EVENT_DTYPE
 from matching.reference import ReferenceEngine
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WORKLOAD_CACHE_DIR: Path | None = CACHE_DIR  # generated workloads are cached here (None: never)
 DEFAULT_COMMANDS = {"exchange-core": 3_000_000, "liquibook": 3_000_000, "deep-book": 1_000_000}
 PYTHON_API_COMMANDS = 200_000
@@ -551,13 +550,8 @@ def run(args: argparse.Namespace) -> int:
         )
     elif r.get("reference_events_match") and not r.get("reference_events_identical"):
         print("WARNING: same event count but different events from the reference book: a bug")
-    if not args.no_write:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        path = RESULTS_DIR / f"engine-{name}.json"
-        path.write_text(json.dumps(r, indent=2, default=_json_default) + "\n")
-        print(f"  written:    {path}")
-    if args.json:
-        print(json.dumps(r, default=_json_default))
+    publish(r, f"engine-{name}", write=not args.no_write, as_json=args.json,
+            default=_json_default)  # fmt: skip
     return 0
 
 

@@ -16,21 +16,18 @@ p99 / p99.9 over wakeups of the per-message cost) and ``msgs_per_s`` (messages /
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
-from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
 import zmq
 
-from bench.sysinfo import machine_info
+from bench.sysinfo import machine_info, publish
 from gateway import protocol as P
 from gateway.demo import DEMO_KEYS, demo_exchange
 from gateway.server import GatewayConfig, GatewayServer
 
-RESULTS = Path(__file__).resolve().parent / "results" / "gateway.json"
 MID, SPREAD = 9_000_000, 50
 SHAPES = ((1, False), (1, True), (16, True), (64, False), (64, True), (256, True))
 
@@ -145,9 +142,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['per_wakeup']:>11} {'yes' if r['packed'] else 'no':>7} {r['msgs_per_s']:>9,} "
               f"{u['p50']:>8} {u['p99']:>8} {u['p999']:>9}")  # fmt: skip
     out = {"name": "gateway", "shapes": rows, "machine": machine_info()}
-    if not args.no_write:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(out))
+    publish(out, "gateway", write=not args.no_write, as_json=args.json)
     return 0

@@ -25,7 +25,6 @@ unless ``--no-write``.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -37,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from bench import sysinfo
+from bench.sysinfo import publish
 from matching.records import CMD_CANCEL, CMD_NEW, COMMAND_DTYPE, GTC, IOC, LIMIT
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WORK_DIR = Path(__file__).resolve().parent.parent / "var"
 TARGET_WRITE = 100_000
 TARGET_REPLAY = 1_000_000
@@ -245,13 +244,7 @@ def run(args: argparse.Namespace) -> int:
         f"{s['live_orders']:,} live orders: pause {s['pause_ms']:.1f} ms, write "
         f"{s['write_ms']:.1f} ms, {s['bytes']:,} bytes"
     )
-    if not args.no_write:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        path = RESULTS_DIR / "journal.json"
-        path.write_text(json.dumps(r, indent=2) + "\n")
-        print(f"  written:    {path}")
-    if args.json:
-        print(json.dumps(r))
+    publish(r, "journal", write=not args.no_write, as_json=args.json)
     return 0
 
 

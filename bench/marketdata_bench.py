@@ -19,20 +19,18 @@ Writes ``bench/results/marketdata.json`` (keys ``updates_per_s``, ``p50_us``, ``
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zmq
 
 from bench import sysinfo
+from bench.sysinfo import publish
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_UPDATES = 1_000_000
 TARGET_P50_US = 100.0
 
@@ -240,13 +238,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'  p50 to send':<12} {send:>12,.1f}  (engine + publisher, before the socket)")
     print(f"{'p99.9 us':<12} {r['p999_us']:>14,.1f}")
     print(f"subscriber book equals the engine's: {same}; gaps {t['gaps']}")
-    if not args.no_write:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        path = RESULTS_DIR / "marketdata.json"
-        path.write_text(json.dumps(r, indent=2) + "\n")
-        print(f"written: {path}")
-    if args.json:
-        print(json.dumps(r))
+    publish(r, "marketdata", write=not args.no_write, as_json=args.json, indent="")
     return 0
 
 

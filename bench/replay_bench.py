@@ -44,7 +44,6 @@ is null.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -56,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from bench import sysinfo
+from bench.sysinfo import publish
 from marketdata.history.lobster import read_messages
 from marketdata.history.records import (
     LOB_DELETE,
@@ -82,7 +82,6 @@ from matching.records import (
 )
 from matching.reference import ReferenceEngine
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LOBSTER_FILE = (
     DATA_DIR
@@ -650,13 +649,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"NOTE: {r['nautilus_message']}")
     if not r["reference_output_events_match"]:
         print("WARNING: the reference book and the engine emitted different event counts: a bug")
-    if not args.no_write:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        out = RESULTS_DIR / "replay-lobster.json"
-        out.write_text(json.dumps(r, indent=2, default=_json_default) + "\n")
-        print(f"  written:    {out}")
-    if args.json:
-        print(json.dumps(r, default=_json_default))
+    publish(r, "replay-lobster", write=not args.no_write, as_json=args.json,
+            default=_json_default)  # fmt: skip
     return 0
 
 

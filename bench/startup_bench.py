@@ -10,14 +10,12 @@ Target (issue #2): 10,000 instruments in under one second.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from bench.sysinfo import machine_info
+from bench.sysinfo import machine_info, publish
 
 _CHILD = """
 import time
@@ -90,10 +88,5 @@ def run(args: argparse.Namespace) -> int:
         f"({res['state_bytes_per_instrument']:.0f} B/instrument); target < {TARGET_S:.0f} s: "
         f"{res['status']}"
     )
-    if not args.no_write:
-        out = Path(__file__).resolve().parent / "results" / "startup.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(res, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(res))
+    publish(res, "startup", write=not args.no_write, as_json=args.json)
     return 0

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def publish(
+    result: dict[str, Any],
+    name: str,
+    *,
+    write: bool,
+    as_json: bool,
+    default: Callable[[Any], Any] | None = None,
+    indent: str = "  ",
+) -> None:
+    """Every benchmark's ending: write ``result`` to ``bench/results/NAME.json`` (unless not
+    ``write``) and say where; with ``as_json``, print it as one JSON line, the last. O(size)."""
+    if write:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        path = RESULTS_DIR / f"{name}.json"
+        path.write_text(json.dumps(result, indent=2, default=default) + "\n")
+        print(f"{indent}written: {path}")
+    if as_json:
+        print(json.dumps(result, default=default), flush=True)
 
 
 def _cpu_model() -> str:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import multiprocessing as mp
 import random
 import select
@@ -41,16 +40,15 @@ import sys
 import time
 from array import array
 from collections import deque
-from pathlib import Path
 from typing import Any, Literal, cast
 
 import zmq
 from hdrh.histogram import HdrHistogram
 
+from bench.sysinfo import machine_info, publish
 from gateway import protocol as P
 from matching import reasons as R
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "bench" / "results"
 DEFAULT_KEYS = ("demo-key-1", "demo-key-2", "demo-key-3")
 INSTRUMENT = 0  # BTC-USD: tick 0.01, lot 0.0001
 MID = 9_000_000  # the reference price in ticks (90,000.00)
@@ -628,12 +626,7 @@ def _report(
         "rejects": dict(sorted(rejects.items())),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    try:
-        from bench import sysinfo
-
-        summary["machine"] = sysinfo.machine_info()
-    except Exception:  # sysinfo is optional decoration
-        pass
+    summary["machine"] = machine_info()
     rej = ", ".join(f"{k} {v}" for k, v in summary["rejects"].items()) or "none"
     print(
         f"loadtest: {args.clients} client(s) at {args.rate:,.0f}/s for {args.duration:g} s on "
@@ -644,11 +637,7 @@ def _report(
         f"max {summary['max_us']:,} us; rejects: {rej}",
         flush=True,
     )
-    if not args.no_write:
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        (RESULTS_DIR / "loadtest.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(summary), flush=True)
+    publish(summary, "loadtest", write=not args.no_write, as_json=args.json)
     return 0
 
 
