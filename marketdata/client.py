@@ -383,6 +383,11 @@ class FeedClient(_Callbacks, _Views):
         # raw frames as they arrive, before handling: (kind, frames), kind 0 = feed packet,
         # 1 = snapshot reply (the recorder writes them to disk)
         self.tap: Callable[[int, list[bytes]], None] | None = None
+        self._poller = zmq.Poller()
+        self._poller.register(self.sub, zmq.POLLIN)
+        self._poller.register(self.snap, zmq.POLLIN)
+        # what each socket carries: its tap kind and its handler (snapshot replies first)
+        self._sources = ((self.snap, 1, self.core.on_snapshot), (self.sub, 0, self.core.on_packet))
         self.core.start()
 
     def __enter__(self) -> FeedClient:
@@ -409,29 +414,18 @@ class FeedClient(_Callbacks, _Views):
         self._send_requests()
         gaps0 = len(self.core.gaps)
         ups: list[Update] = []
-        p = zmq.Poller()
-        p.register(self.sub, zmq.POLLIN)
-        p.register(self.snap, zmq.POLLIN)
-        ready = dict(p.poll(int(timeout * 1000)))
-        if ready:
+        if self._poller.poll(int(timeout * 1000)):
             for _ in range(10_000):  # bounded drain, so a flood cannot starve the caller
                 got = False
-                try:
-                    frames = self.snap.recv_multipart(zmq.NOBLOCK)
+                for sock, kind, handle in self._sources:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        continue
                     if self.tap is not None:
-                        self.tap(1, frames)
-                    ups += self.core.on_snapshot(frames)
+                        self.tap(kind, frames)
+                    ups += handle(frames)
                     got = True
-                except zmq.Again:
-                    pass
-                try:
-                    frames = self.sub.recv_multipart(zmq.NOBLOCK)
-                    if self.tap is not None:
-                        self.tap(0, frames)
-                    ups += self.core.on_packet(frames)
-                    got = True
-                except zmq.Again:
-                    pass
                 if not got:
                     break
         self._send_requests()
