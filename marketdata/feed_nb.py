@@ -17,33 +17,34 @@ from numba import njit
 
 from marketdata.levels_nb import NEED_ROOM, set_level_nb
 
-# event kinds (matching.records; repeated as literals so numba folds them)
-EV_ACCEPTED = 1
-EV_FILL = 3
-EV_CANCELLED = 4
-EV_AMENDED = 5
-EV_TRIGGERED = 6
-EV_LEVEL = 7
-EV_STATUS = 9
-EV_MARK = 12
-EV_FUNDING = 13
-EV_SETTLEMENT = 14
-LIMIT = 1
-STOP_LIMIT = 4
-EVF_KEPT_PRIORITY = 1
-EVF_REFILLED = 2
-STATUS_HALTED = 3201
-STATUS_RESUMED = 3202
-STATUS_REF_PRICE = 3203
-
-# channels (marketdata.wire)
-CH_TRADES = 0
-CH_L2 = 1
-CH_BBO = 2
-CH_L3 = 3
-CH_OHLCV_1S = 4
-CH_OHLCV_1M = 5
-CH_STATUS = 6
+# numba freezes module globals as compile-time constants, imported ones too: the engine's own
+# event kinds, reasons and the wire's channels, never copies that could drift from them
+from marketdata.wire import (
+    CH_BBO,
+    CH_L2,
+    CH_L3,
+    CH_OHLCV_1M,
+    CH_OHLCV_1S,
+    CH_STATUS,
+    CH_TRADES,
+)
+from matching.reasons import STATUS_HALTED, STATUS_RESUMED
+from matching.records import (
+    EV_ACCEPTED,
+    EV_AMENDED,
+    EV_CANCELLED,
+    EV_FILL,
+    EV_FUNDING,
+    EV_LEVEL,
+    EV_MARK,
+    EV_SETTLEMENT,
+    EV_STATUS,
+    EV_TRIGGERED,
+    EVF_KEPT_PRIORITY,
+    EVF_REFILLED,
+    LIMIT,
+    STOP_LIMIT,
+)
 
 # taker-in-flight slots of ``tk``
 T_SEQ = 0

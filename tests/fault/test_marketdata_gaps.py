@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import zmq
 
 from marketdata import wire as W
@@ -22,13 +20,6 @@ from tests.integration.test_marketdata_feed import (
     multi_stream,
     sync,
 )
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context[Any]]:
-    c: zmq.Context[Any] = zmq.Context()
-    yield c
-    c.destroy(linger=0)
 
 
 class DroppingProxy:

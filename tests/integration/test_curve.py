@@ -26,15 +26,6 @@ STRANGER = zmq.curve_keypair()
 
 
 @pytest.fixture
-def ctx() -> Iterator[zmq.Context[Any]]:
-    c: zmq.Context[Any] = zmq.Context()
-    try:
-        yield c
-    finally:
-        c.destroy(linger=0)
-
-
-@pytest.fixture
 def curve_venue() -> Iterator[tuple[GatewayServer, str]]:
     cfg = GatewayConfig(
         api_keys=dict(DEMO_KEYS),

@@ -12,7 +12,7 @@ import queue
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -118,13 +118,6 @@ class FeedVenue:
         self.thread.join(5)
         self.pub.close()
         self.svc.close()
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context[Any]]:
-    c: zmq.Context[Any] = zmq.Context()
-    yield c
-    c.destroy(linger=0)
 
 
 def caught_up(c: FeedClient, seqs: np.ndarray, index: dict[int, int]) -> bool:

@@ -27,13 +27,6 @@ from tests.integration.test_marketdata_feed import (
 )
 
 
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context[Any]]:
-    c: zmq.Context[Any] = zmq.Context()
-    yield c
-    c.destroy(linger=0)
-
-
 def engine_books(v: FeedVenue) -> dict[int, tuple[list[Any], list[Any], list[Any]]]:
     def view() -> dict[int, tuple[list[Any], list[Any], list[Any]]]:
         d = v.eng.dump()
