@@ -382,11 +382,12 @@ class GatewayServer(Reporter, SessionKeeper):
                 identity,
             )
             return 1
-        done = 0
         if sess is not None and sess.account:
-            done = self._orders(sess, msgs, now, handled)
-            handled += done
-        for msg in msgs[done:] if done else msgs:
+            # the token bucket's refill, once per frame: its messages share the wakeup's time
+            tokens = sess.tokens + (now - sess.refilled) * sess.rate
+            sess.tokens = tokens if tokens < sess.burst else sess.burst
+            sess.refilled = now
+        for msg in msgs:
             handled += 1
             self._pos = handled
             self._message(identity, sess, msg, now)
@@ -405,10 +406,7 @@ class GatewayServer(Reporter, SessionKeeper):
         if tp is P.Logout:  # never throttled: a client may always leave
             self._end(sess, cancel=False, req=msg.req)
             return
-        # the token bucket, inline: it runs for every message
-        tokens = sess.tokens + (now - sess.refilled) * sess.rate
-        sess.tokens = tokens if tokens < sess.burst else sess.burst
-        sess.refilled = now
+        # the token bucket (refilled by _frame, or full from this frame's Logon)
         if sess.tokens < 1.0:
             self._throttled(sess, msg)
             return
@@ -417,7 +415,10 @@ class GatewayServer(Reporter, SessionKeeper):
         if tp is P.NewOrder:
             self._new_order(sess, msg)
         elif tp is P.Cancel:
-            self._cancel(sess, msg)
+            self._row(
+                (0, 0, msg.order_id, msg.cl_ord_id, 0, 0, 0, 0, 0, sess.account, 0, 0,
+                 CMD_CANCEL, 0, 0, 0, 0, 0, 0), sess, msg.req, msg,
+            )  # fmt: skip
         elif tp is P.Heartbeat:
             self._reply(sess, P.HeartbeatAck(req=msg.req, ts_ns=time.time_ns()))
         elif tp is P.Amend:
@@ -439,44 +440,6 @@ class GatewayServer(Reporter, SessionKeeper):
             )
         else:
             self._queries.append((self._pos, sess, msg))
-
-    def _cancel(self, sess: Session, m: P.Cancel) -> None:
-        self._row(
-            (0, 0, m.order_id, m.cl_ord_id, 0, 0, 0, 0, 0, sess.account, 0, 0, CMD_CANCEL, 0, 0,
-             0, 0, 0, 0), sess, m.req, m,
-        )  # fmt: skip
-
-    def _orders(self, sess: Session, msgs: list[Any], now: float, handled: int) -> int:
-        """The fast path of a frame from a logged-on session: one token-bucket refill for the
-        whole frame (its messages share the wakeup's time) and, if the bucket holds them all,
-        its leading NewOrders and Cancels go straight to the batch. Returns how many it took;
-        the rest (another message type, or a frame over the bucket) take ``_message``, one by
-        one, exactly as if this had not run. O(messages)."""
-        tokens = sess.tokens + (now - sess.refilled) * sess.rate
-        if tokens > sess.burst:
-            tokens = sess.burst
-        sess.refilled = now
-        sess.tokens = tokens
-        if tokens < len(msgs):
-            return 0
-        new_order, cancel = self._new_order, self._cancel
-        done = 0
-        for msg in msgs:
-            tp = type(msg)
-            if tp is P.NewOrder:
-                self._pos = handled + done + 1
-                new_order(sess, msg)
-            elif tp is P.Cancel:
-                self._pos = handled + done + 1
-                cancel(sess, msg)
-            else:
-                break
-            done += 1
-        if done:
-            sess.tokens = tokens - done
-            sess.last_seen = now
-            sess.throttled = 0
-        return done
 
     def _new_order(self, sess: Session, m: P.NewOrder) -> None:
         a = sess.account
