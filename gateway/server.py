@@ -506,10 +506,6 @@ class GatewayServer(Reporter, SessionKeeper):
         VALUE_TOO_LARGE and the rest numbered without them. O(commands)."""
         rows, seq0, ts = self._rows, self._seq0, self._ts
         try:
-            if len(rows) <= 8:  # a few rows: stamped in Python (two numpy calls cost more)
-                return np.array(
-                    [(seq0 + i, ts, *r[2:]) for i, r in enumerate(rows)], dtype=COMMAND_DTYPE
-                )
             cmds = np.array(rows, dtype=COMMAND_DTYPE)
         except OverflowError:
             return self._build_checked()
