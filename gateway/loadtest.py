@@ -70,7 +70,7 @@ AUTO_FRAME_US = 1000.0
 def frame_us_for(rate_per_client: float, frame_us: float | None) -> float:
     """The frame interval a client uses: ``frame_us`` if given, else the automatic one."""
     if frame_us is not None:
-        return max(0.0, frame_us)
+        return frame_us
     return AUTO_FRAME_US if rate_per_client > AUTO_FRAME_RATE else 0.0
 
 
@@ -480,6 +480,9 @@ def run(args: argparse.Namespace) -> int:
     keys = [k.strip() for k in args.keys.split(",") if k.strip()]
     if args.clients < 1 or args.rate <= 0 or args.duration <= 0 or not keys:
         _log("loadtest: --clients >= 1, --rate > 0, --duration > 0 and a key are required")
+        return 2
+    if (args.frame_us is not None and args.frame_us < 0) or args.spin_us < 0:
+        _log("loadtest: --frame-us and --spin-us are microseconds: 0 or more")
         return 2
     server = None
     endpoint = args.endpoint

@@ -60,3 +60,11 @@ def test_frame_interval_default() -> None:
     assert frame_us_for(AUTO_FRAME_RATE, None) == 0  # one message per frame when it is due
     assert frame_us_for(AUTO_FRAME_RATE + 1, None) == AUTO_FRAME_US
     assert frame_us_for(25_000, 0) == 0 and frame_us_for(100, 250) == 250
+
+
+def test_loadtest_refuses_negative_intervals(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.loadtest import main
+
+    for flag in ("--frame-us", "--spin-us"):
+        assert main(["--embedded", flag, "-5", "--no-write"]) == 2
+        assert "0 or more" in capsys.readouterr().err
